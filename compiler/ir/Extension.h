@@ -1,0 +1,165 @@
+// The extension interface: every `-m` match and `-j` target lives in one
+// file under compiler/extensions/ with its option parsing, validation,
+// canonical printing and packet semantics, and registers itself here.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "compiler/ir/Diagnostics.h"
+#include "compiler/ir/Types.h"
+
+namespace nfjit {
+
+struct PacketView;
+struct Rule;
+class SaveWriter;
+
+enum class ArgKind : uint8_t {
+  None,      // --syn
+  Required,  // --dport 22 or --dport=22
+  Optional,  // only as --opt=value (getopt's optional_argument), or the next word if it does not start with '-' or '!'
+  Two,       // --tcp-flags MASK COMP, --match-set NAME FLAGS
+};
+
+struct OptionSpec {
+  std::string_view name;  // long name without the leading "--"
+  ArgKind arg = ArgKind::Required;
+  bool invertible = false;  // may be preceded by '!'
+  bool repeatable = false;  // may be given more than once
+};
+
+// One option occurrence as the rule parser hands it to an extension.
+struct OptionArg {
+  int index = -1;                 // into the extension's options()
+  std::string_view name;          // canonical long name
+  std::string value;              // first argument ("" for ArgKind::None)
+  std::string value2;             // second argument for ArgKind::Two
+  bool hasValue = false;          // for ArgKind::Optional
+  bool inverted = false;
+  SourceLoc optLoc, valueLoc, value2Loc;
+
+  // Diagnostics point at the value, naming the option.
+  [[noreturn]] void fail(const std::string& what) const;
+  [[noreturn]] void failAt(SourceLoc loc, const std::string& what) const;
+};
+
+// What a final check knows about the rule an extension sits in.
+struct RuleContext {
+  Family family = Family::IPv4;
+  std::string_view table;
+  std::string_view chain;
+  uint16_t proto = 0;  // -p value, 0 = any
+  bool protoInverted = false;
+  const Rule* rule = nullptr;
+  SourceLoc loc;  // where the extension was named (-m/-j)
+  [[noreturn]] void fail(const std::string& what) const { throw ParseError(loc, what); }
+};
+
+// Mutable evaluation state for one packet at one hook.
+struct EvalContext {
+  PacketView& pkt;
+  Hook hook = Hook::PreRouting;
+  std::string_view table;
+  bool hotdrop = false;  // a match asked to drop the packet (truncated header)
+  uint64_t nowNs = 0;    // monotonic time, for rate matches
+  uint64_t wallSec = 0;  // wall clock, for -m time
+};
+
+enum class ExtKind : uint8_t { Match, Target };
+
+class Extension {
+ public:
+  virtual ~Extension() = default;
+  // The module name printed after -m / -j.
+  virtual std::string_view name() const = 0;
+  virtual std::span<const OptionSpec> options() const = 0;
+  virtual void parseOption(const OptionArg& arg) = 0;
+  // After the whole rule is parsed: mandatory options, combinations, -p
+  // requirements, table restrictions.
+  virtual void finalCheck(const RuleContext&) {}
+  // Hooks the kernel allows this extension in (checked per chain, through jumps).
+  virtual HookMask allowedHooks(std::string_view /*table*/) const { return kAllHooks; }
+  // Prints the options in iptables-save's canonical form, each preceded by a space.
+  virtual void save(SaveWriter& out) const = 0;
+};
+
+class MatchExt : public Extension {
+ public:
+  // Netfilter semantics; may set ctx.hotdrop.
+  virtual bool match(EvalContext& ctx) const = 0;
+  // True for matches whose result depends on state beyond the packet
+  // (limit, recent, quota...): the verifier treats them as unknown.
+  virtual bool isStateful() const { return false; }
+};
+
+enum class Verdict : uint8_t {
+  Continue,  // non-terminating target: go on with the next rule
+  Accept,
+  Drop,
+  Return,
+  Queue,
+  Stolen,    // REJECT and friends: the packet is consumed (counted as drop)
+  Jump,      // standard jump: handled by the interpreter
+  Goto,
+};
+
+class TargetExt : public Extension {
+ public:
+  virtual Verdict apply(EvalContext& ctx) const = 0;
+  // Terminating targets end the traversal; LOG/MARK... do not.
+  virtual bool isTerminating() const = 0;
+};
+
+using MatchFactory = std::function<std::unique_ptr<MatchExt>(Family)>;
+using TargetFactory = std::function<std::unique_ptr<TargetExt>(Family)>;
+
+struct ExtensionInfo {
+  std::string name;          // as written after -m/-j (aliases register separately)
+  uint8_t families = kFamBoth;
+  MatchFactory makeMatch;
+  TargetFactory makeTarget;
+};
+
+class ExtensionRegistry {
+ public:
+  static ExtensionRegistry& instance();
+  void addMatch(std::string name, uint8_t families, MatchFactory f);
+  void addTarget(std::string name, uint8_t families, TargetFactory f);
+  const ExtensionInfo* findMatch(std::string_view name, Family f) const;
+  const ExtensionInfo* findTarget(std::string_view name, Family f) const;
+  std::vector<std::string> matchNames() const;
+  std::vector<std::string> targetNames() const;
+
+ private:
+  std::vector<ExtensionInfo> matches_, targets_;
+};
+
+// Static registration: `NFJIT_REGISTER_MATCH("tcp", kFamBoth, TcpMatch);`
+// The class must have a constructor taking Family.
+template <class T>
+struct MatchRegistrar {
+  MatchRegistrar(const char* name, uint8_t families) {
+    ExtensionRegistry::instance().addMatch(
+        name, families, [](Family f) { return std::unique_ptr<MatchExt>(new T(f)); });
+  }
+};
+template <class T>
+struct TargetRegistrar {
+  TargetRegistrar(const char* name, uint8_t families) {
+    ExtensionRegistry::instance().addTarget(
+        name, families, [](Family f) { return std::unique_ptr<TargetExt>(new T(f)); });
+  }
+};
+#define NFJIT_CONCAT2(a, b) a##b
+#define NFJIT_CONCAT(a, b) NFJIT_CONCAT2(a, b)
+#define NFJIT_REGISTER_MATCH(NAME, FAMS, CLASS) \
+  static ::nfjit::MatchRegistrar<CLASS> NFJIT_CONCAT(nfjitMatchReg_, __COUNTER__)(NAME, FAMS)
+#define NFJIT_REGISTER_TARGET(NAME, FAMS, CLASS) \
+  static ::nfjit::TargetRegistrar<CLASS> NFJIT_CONCAT(nfjitTargetReg_, __COUNTER__)(NAME, FAMS)
+
+}  // namespace nfjit
