@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -60,6 +61,27 @@ struct RuleContext {
   [[noreturn]] void fail(const std::string& what) const { throw ParseError(loc, what); }
 };
 
+// What targets ask of the rest of the pipeline (conntrack, NAT, logging,
+// packet generation). The interpreter and the runtime act on it.
+struct NatRequest {
+  enum class Kind : uint8_t { Snat, Dnat, Masquerade, Redirect, Netmap } kind = Kind::Snat;
+  bool hasAddr = false, hasPorts = false;
+  IpAddr minAddr, maxAddr;      // address range (NETMAP: prefix and mask in minAddr/maxAddr)
+  uint16_t minPort = 0, maxPort = 0;
+  bool random = false, fullyRandom = false, persistent = false;
+};
+
+struct SideEffects {
+  std::optional<NatRequest> nat;
+  std::vector<std::string> logs;     // LOG / NFLOG prefix lines, in order
+  bool notrack = false;              // -j CT --notrack / NOTRACK
+  std::string ctHelper;              // -j CT --helper
+  bool rejectSent = false;           // REJECT generated a reply
+  uint8_t rejectType = 0, rejectCode = 0;  // ICMP(v6) type/code, or tcp-reset (type 255)
+  uint32_t queueNum = 0;             // NFQUEUE
+  bool trace = false;
+};
+
 // Mutable evaluation state for one packet at one hook.
 struct EvalContext {
   PacketView& pkt;
@@ -68,6 +90,7 @@ struct EvalContext {
   bool hotdrop = false;  // a match asked to drop the packet (truncated header)
   uint64_t nowNs = 0;    // monotonic time, for rate matches
   uint64_t wallSec = 0;  // wall clock, for -m time
+  SideEffects effects;
 };
 
 enum class ExtKind : uint8_t { Match, Target };

@@ -38,7 +38,7 @@ struct ConnInfo {
 
 struct PacketView {
   Family family = Family::IPv4;
-  const uint8_t* data = nullptr;  // IP header onward
+  uint8_t* data = nullptr;  // IP header onward; targets such as TTL/DSCP rewrite it
   uint32_t len = 0;               // bytes from the IP header on (what counters count)
 
   IpAddr src, dst;
