@@ -45,7 +45,7 @@ struct PacketView {
   uint8_t protocol = 0;     // IPv4: header protocol; IPv6: upper-layer header found
   bool protocolFound = true;  // IPv6: false when the extension-header walk failed
   uint32_t thoff = 0;       // transport header offset within data
-  uint16_t fragoff = 0;     // fragment offset in 8-byte units; non-zero = not the first fragment
+  uint16_t fragoff = 0;     // the kernel's par->fragoff: IPv4 in 8-byte units, IPv6 in bytes; non-zero = not the first fragment
   bool fragmented = false;  // MF set or offset non-zero (IPv4) / a fragment header present (IPv6)
   uint8_t ttl = 64;         // TTL or hop limit
   uint8_t tos = 0;          // TOS / traffic class
