@@ -287,7 +287,14 @@ void RestoreBuilder::applyCommand(ParsedCommand& pc) {
     case CommandKind::Replace: {
       Chain* c = requireChain(pc.chain, pc.chainLoc);
       if (!c) return;
-      for (auto& r : pc.rules) finalCheckRule(r, family_, pending_.name, c->name);
+      for (auto& r : pc.rules) {
+        // iptables refuses interfaces that cannot exist at a built-in hook.
+        if ((c->name == "PREROUTING" || c->name == "INPUT") && !r.ip.outIface.empty())
+          throw ParseError(pc.loc, "can't use -o with " + c->name + " (no output interface there)");
+        if ((c->name == "POSTROUTING" || c->name == "OUTPUT") && !r.ip.inIface.empty())
+          throw ParseError(pc.loc, "can't use -i with " + c->name + " (no input interface there)");
+        finalCheckRule(r, family_, pending_.name, c->name);
+      }
       if (pc.kind == CommandKind::Append) {
         for (auto& r : pc.rules) c->rules.push_back(std::move(r));
       } else if (pc.kind == CommandKind::Insert) {
