@@ -63,11 +63,6 @@ SourceLoc shifted(SourceLoc loc, size_t by) {
   return loc;
 }
 
-bool validChainName(std::string_view n) {
-  return !n.empty() && n.size() <= kChainNameMax && n[0] != '-' && n[0] != '!' &&
-         n.find_first_of(" \t") == std::string_view::npos;
-}
-
 // A module loaded into the rule: either a match or the target.
 struct Loaded {
   Extension* ext;
