@@ -1,5 +1,6 @@
 #pragma once
 #include <string>
+#include <vector>
 
 namespace nfjit::driver {
 
@@ -9,5 +10,24 @@ struct FmtOptions {
   std::string file;
 };
 int runFmt(const FmtOptions& o);
+
+}  // namespace nfjit::driver
+
+namespace nfjit::driver {
+
+struct ReplayOptions {
+  bool ipv6 = false;
+  std::string rules;
+  std::string pcap;
+  std::string out;
+  std::string inIface = "in0";
+  std::string outIface = "out0";
+  std::vector<std::string> local;
+  std::string countersOut;
+  std::string conntrackOut;
+  bool trace = false;
+  std::string engine = "interp";
+};
+int runReplay(const ReplayOptions& o);
 
 }  // namespace nfjit::driver
