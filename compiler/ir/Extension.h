@@ -69,17 +69,70 @@ struct NatRequest {
   IpAddr minAddr, maxAddr;      // address range (NETMAP: prefix and mask in minAddr/maxAddr)
   uint16_t minPort = 0, maxPort = 0;
   bool random = false, fullyRandom = false, persistent = false;
+  // NF_NAT_RANGE_PROTO_OFFSET: ports are mapped by offset from basePort
+  // (DNAT "p-q/base"; SNAT/MASQUERADE accept the syntax but the kernel gets 0).
+  bool portOffset = false;
+  uint16_t basePort = 0;
+  // NETMAP: true when the source address is rewritten (POSTROUTING, INPUT),
+  // false for the destination (PREROUTING, OUTPUT).
+  bool netmapSource = false;
+};
+
+// One LOG or NFLOG invocation, with what the kernel logger needs.
+struct LogRecord {
+  enum class Kind : uint8_t { Log, Nflog } kind = Kind::Log;
+  std::string prefix;
+  uint8_t level = 4;          // LOG: syslog level
+  uint8_t logFlags = 0;       // LOG: XT_LOG_* bits (tcpseq 1, tcpopt 2, ipopt 4, uid 8, macdecode 0x20)
+  uint16_t group = 0;         // NFLOG
+  uint32_t copyLen = 0;       // NFLOG: bytes copied to userspace (0 = whole packet)
+  bool copyLenSet = false;    // NFLOG: --nflog-size given
+  uint16_t threshold = 0;     // NFLOG: queue threshold
+};
+
+// -j SET: one ipset operation.
+struct SetOp {
+  enum class Kind : uint8_t { Add, Del, Map } kind = Kind::Add;
+  std::string set;
+  std::vector<bool> dirIsSrc;   // per dimension: src (true) or dst
+  bool exist = false;           // --exist: refresh the timeout of present entries
+  uint32_t timeout = UINT32_MAX;  // UINT32_MAX = set default
+  bool mapMark = false, mapPrio = false, mapQueue = false;
 };
 
 struct SideEffects {
   std::optional<NatRequest> nat;
   std::vector<std::string> logs;     // LOG / NFLOG prefix lines, in order
+  std::vector<LogRecord> logRecords; // the same invocations, in full
   bool notrack = false;              // -j CT --notrack / NOTRACK
   std::string ctHelper;              // -j CT --helper
+  // -j CT: conntrack template for the new connection.
+  bool ctTemplate = false;           // a CT target (other than --notrack) applied
+  std::string ctTimeout;             // --timeout policy name
+  uint32_t ctEvents = 0, ctExpEvents = 0;  // IPCT_* / IPEXP_* bit masks
+  uint16_t ctZone = 0;
+  uint16_t ctZoneFlags = 0;          // XT_CT_ZONE_DIR_ORIG 2, _DIR_REPL 4, _MARK 8
   bool rejectSent = false;           // REJECT generated a reply
   uint8_t rejectType = 0, rejectCode = 0;  // ICMP(v6) type/code, or tcp-reset (type 255)
   uint32_t queueNum = 0;             // NFQUEUE
+  bool queueBypass = false;          // NFQUEUE --queue-bypass: accept when no listener
   bool trace = false;
+  std::vector<uint8_t> audits;       // AUDIT: XT_AUDIT_TYPE_* (accept 0, drop 1, reject 2)
+  std::optional<std::string> secmarkCtx;   // SECMARK: security context given to the packet
+  uint8_t connsecmark = 0;           // CONNSECMARK: 1 save (packet -> conn), 2 restore
+  std::vector<std::string> idleTimers;     // IDLETIMER labels refreshed
+  std::vector<std::string> ledTriggers;    // LED triggers fired ("netfilter-" + id)
+  std::vector<std::string> rateEstimators; // RATEEST estimators fed
+  std::vector<SetOp> setOps;         // SET
+  std::vector<IpAddr> teeGateways;   // TEE: a clone is routed to each gateway
+  std::string teeOif;                // TEE --oif
+  // TPROXY: divert to a local socket (addr 0 = the incoming interface's).
+  bool tproxy = false;
+  IpAddr tproxyAddr;
+  uint16_t tproxyPort = 0;
+  // SYNPROXY: 1 answered a client SYN with a cookie SYN/ACK, 2 checked the
+  // client's ACK cookie (the runtime validates it and opens the server side).
+  uint8_t synproxy = 0;
 };
 
 // Mutable evaluation state for one packet at one hook.
