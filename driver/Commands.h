@@ -23,6 +23,9 @@ struct ReplayOptions {
   std::string inIface = "in0";
   std::string outIface = "out0";
   std::vector<std::string> local;
+  std::vector<std::string> routes;      // PREFIX/LEN=IFACE
+  std::vector<std::string> ifaceAddrs;  // IFACE=ADDR
+  bool noLocalReplies = false;
   std::string countersOut;
   std::string conntrackOut;
   bool trace = false;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "compiler/extensions/ArgParse.h"
 #include "compiler/frontend/Printer.h"
 #include "compiler/frontend/RestoreParser.h"
 #include "driver/Commands.h"
@@ -31,7 +32,7 @@ nlohmann::ordered_json traceLine(uint64_t n, const PipelineResult& r, const Rule
   j["fate"] = fateName(r.fate);
   if (!r.reason.empty()) j["reason"] = r.reason;
   if (r.fate != PipelineResult::Fate::Malformed && r.fate != PipelineResult::Fate::NotIp)
-    j["path"] = r.forwardPath ? "forward" : "input";
+    j["path"] = r.outputPath ? "output" : r.forwardPath ? "forward" : "input";
   nlohmann::ordered_json hooks = nlohmann::ordered_json::array();
   for (const auto& s : r.steps) {
     nlohmann::ordered_json h;
@@ -56,6 +57,23 @@ nlohmann::ordered_json traceLine(uint64_t n, const PipelineResult& r, const Rule
     hooks.push_back(h);
   }
   j["hooks"] = hooks;
+  if (!r.emitted.empty()) {
+    nlohmann::ordered_json em = nlohmann::ordered_json::array();
+    for (const auto& e : r.emitted)
+      em.push_back({{"kind", e.kind == EmittedPacket::Kind::Forwarded ? "forwarded" : "reply"},
+                    {"iface", e.iface},
+                    {"length", e.l3.size()}});
+    j["emitted"] = em;
+  }
+  if (!r.replies.empty()) {
+    nlohmann::ordered_json rep = nlohmann::ordered_json::array();
+    for (const auto& x : r.replies) {
+      auto sub = traceLine(n, x, rs);
+      sub.erase("packet");
+      rep.push_back(sub);
+    }
+    j["replies"] = rep;
+  }
   if (!r.effects.logs.empty()) j["log"] = r.effects.logs;
   if (r.effects.nat) j["nat"] = true;
   if (r.effects.rejectSent) j["reject"] = {{"type", r.effects.rejectType}, {"code", r.effects.rejectCode}};
@@ -88,15 +106,42 @@ int runReplay(const ReplayOptions& o) {
   HostModel host;
   host.inIface = o.inIface;
   host.outIface = o.outIface;
+  const char* famName = o.ipv6 ? "IPv6" : "IPv4";
   for (const auto& a : o.local) {
     auto ip = parseIpAddr(po.family, a);
     if (!ip) {
-      std::cerr << "nfjit replay: error: --local `" << a << "' is not an " << (o.ipv6 ? "IPv6" : "IPv4")
-                << " address\n";
+      std::cerr << "nfjit replay: error: --local `" << a << "' is not an " << famName << " address\n";
       return 2;
     }
     host.localAddrs.push_back(*ip);
   }
+  for (const auto& r : o.routes) {
+    auto eq = r.find('=');
+    auto slash = r.find('/');
+    std::optional<IpAddr> net;
+    std::optional<uint64_t> len;
+    if (eq != std::string::npos && slash != std::string::npos && slash < eq) {
+      net = parseIpAddr(po.family, r.substr(0, slash));
+      len = args::parseUInt(r.substr(slash + 1, eq - slash - 1), 0, addrBits(po.family));
+    }
+    if (!net || !len || eq + 1 >= r.size()) {
+      std::cerr << "nfjit replay: error: --route `" << r << "' is not PREFIX/LEN=IFACE for " << famName << "\n";
+      return 2;
+    }
+    host.routes.push_back({*net, unsigned(*len), r.substr(eq + 1)});
+  }
+  for (const auto& ia : o.ifaceAddrs) {
+    auto eq = ia.find('=');
+    std::optional<IpAddr> ip;
+    if (eq != std::string::npos && eq > 0) ip = parseIpAddr(po.family, ia.substr(eq + 1));
+    if (!ip) {
+      std::cerr << "nfjit replay: error: --iface-addr `" << ia << "' is not IFACE=" << famName << " address\n";
+      return 2;
+    }
+    host.ifaceAddrs.push_back({ia.substr(0, eq), *ip});
+    host.localAddrs.push_back(*ip);
+  }
+  host.localReplies = !o.noLocalReplies;
   std::unique_ptr<PcapReader> in;
   std::unique_ptr<PcapWriter> out;
   try {
@@ -128,7 +173,28 @@ int runReplay(const ReplayOptions& o) {
       }
       fates[fateName(r.fate)]++;
       if (o.trace) std::cout << traceLine(n, r, rs).dump() << "\n";
-      if (out && r.fate == PipelineResult::Fate::Forwarded) out->write(pkt);
+      if (out) {
+        for (const auto& e : r.emitted) {
+          CapturedPacket w;
+          w.tsNs = pkt.tsNs;
+          if (in->linkType() == LinkType::Ethernet) {
+            // Forwarded frames keep their link header; generated ones get an
+            // empty one (the neighbour is not modelled).
+            if (e.kind == EmittedPacket::Kind::Forwarded)
+              w.data.assign(pkt.data.begin(), pkt.data.begin() + f.l3Offset);
+            else
+              w.data.assign(12, 0);
+            if (e.kind != EmittedPacket::Kind::Forwarded || f.l3Offset != 14) {
+              w.data.resize(12);
+              w.data.push_back(po.family == Family::IPv4 ? 0x08 : 0x86);
+              w.data.push_back(po.family == Family::IPv4 ? 0x00 : 0xdd);
+            }
+          }
+          w.data.insert(w.data.end(), e.l3.begin(), e.l3.end());
+          w.origLen = uint32_t(w.data.size());
+          out->write(w);
+        }
+      }
     }
   } catch (const std::exception& e) {
     std::cerr << "nfjit replay: error: " << o.pcap << ": " << e.what() << "\n";

@@ -24,6 +24,12 @@ int main(int argc, char** argv) {
   replayCmd->add_option("--in-iface", rp.inIface, "interface the packets arrive on")->capture_default_str();
   replayCmd->add_option("--out-iface", rp.outIface, "interface forwarded packets leave by")->capture_default_str();
   replayCmd->add_option("--local", rp.local, "an address of this host (repeatable): packets to it take the INPUT path");
+  replayCmd->add_option("--route", rp.routes,
+                        "a connected network PREFIX/LEN=IFACE (repeatable); everything else routes to --out-iface");
+  replayCmd->add_option("--iface-addr", rp.ifaceAddrs,
+                        "IFACE=ADDR: an interface's own address (repeatable; also a --local address), the source of its ICMP errors");
+  replayCmd->add_flag("--no-local-replies", rp.noLocalReplies,
+                      "do not model the host's own answers (TCP RST, ICMP errors, echo replies) on the OUTPUT path");
   replayCmd->add_option("--counters", rp.countersOut, "write the ruleset with final counters (iptables-save -c form); - for stdout");
   replayCmd->add_option("--conntrack", rp.conntrackOut, "write the final connection table (conntrack -L form)");
   replayCmd->add_flag("--trace", rp.trace, "print one JSON line per packet: hooks, matched rules, verdict");

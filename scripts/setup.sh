@@ -7,7 +7,7 @@ PACKAGES=(
   llvm-19-dev clang-19 libclang-rt-19-dev
   libz3-dev libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
-  iptables iproute2 conntrack netbase
+  iptables iproute2 conntrack netbase procps
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,6 +1,7 @@
 #include "runtime/pipeline/HookPipeline.h"
 
 #include "runtime/packet/PacketParser.h"
+#include "runtime/pipeline/LocalReplies.h"
 
 namespace nfjit {
 
@@ -15,6 +16,7 @@ const char* fateName(PipelineResult::Fate f) {
     case F::RouteDrop: return "route-drop";
     case F::Delivered: return "deliver";
     case F::Forwarded: return "forward";
+    case F::Sent: return "sent";
   }
   return "?";
 }
@@ -57,6 +59,78 @@ bool HookPipeline::firstPacketOfFlow(const PacketView& p) {
   return flows_.insert(std::move(key)).second;
 }
 
+std::string HookPipeline::routeIface(const IpAddr& dst) const {
+  const Route* best = nullptr;
+  for (const auto& r : host_.routes) {
+    IpAddr m = prefixMask(rs_.family, r.prefixLen);
+    if (applyMask(dst, m) == applyMask(r.net, m) && (!best || r.prefixLen > best->prefixLen)) best = &r;
+  }
+  return best ? best->iface : host_.outIface;
+}
+
+IpAddr HookPipeline::ifaceAddr(const std::string& iface) const {
+  for (const auto& [name, addr] : host_.ifaceAddrs)
+    if (name == iface) return addr;
+  return host_.localAddrs.empty() ? IpAddr{} : host_.localAddrs.front();
+}
+
+bool HookPipeline::runHook(PacketView& pv, const char* table, Hook h, PipelineResult& out, uint64_t nowNs,
+                           uint64_t wallSec) {
+  using F = PipelineResult::Fate;
+  if (!rs_.findTable(table)) return true;
+  EvalContext ctx{pv};
+  ctx.nowNs = nowNs;
+  ctx.wallSec = wallSec;
+  HookStep step{table, h, interp_.run(table, h, ctx)};
+  const bool ran = !step.result.matched.empty() || step.result.hotdrop;
+  const Verdict v = step.result.verdict;
+  // Side effects accumulate over the packet's whole path.
+  auto& e = ctx.effects;
+  auto& acc = out.effects;
+  if (e.nat) acc.nat = e.nat;
+  acc.logs.insert(acc.logs.end(), e.logs.begin(), e.logs.end());
+  acc.notrack |= e.notrack;
+  if (!e.ctHelper.empty()) acc.ctHelper = e.ctHelper;
+  if (e.rejectSent) {
+    acc.rejectSent = true;
+    acc.rejectType = e.rejectType;
+    acc.rejectCode = e.rejectCode;
+  }
+  acc.trace |= e.trace;
+  if (ran) out.steps.push_back(std::move(step));
+  switch (v) {
+    case Verdict::Drop: out.fate = F::Dropped; return false;
+    case Verdict::Stolen: out.fate = F::Stolen; return false;
+    case Verdict::Queue: out.fate = F::Queued; return false;
+    default: return true;
+  }
+}
+
+void HookPipeline::sendLocal(std::vector<uint8_t> l3, PipelineResult& parent, uint64_t nowNs, uint64_t wallSec) {
+  using F = PipelineResult::Fate;
+  PipelineResult out;
+  out.outputPath = true;
+  PacketView pv;
+  if (parseL3(rs_.family, l3.data(), uint32_t(l3.size()), pv) != L3Status::Ok) return;
+  pv.localSource = true;
+  pv.outIface = routeIface(pv.dst);
+  const bool first = firstPacketOfFlow(pv);
+  bool ok = runHook(pv, "raw", Hook::LocalOut, out, nowNs, wallSec) &&
+            runHook(pv, "mangle", Hook::LocalOut, out, nowNs, wallSec) &&
+            (!first || runHook(pv, "nat", Hook::LocalOut, out, nowNs, wallSec)) &&
+            runHook(pv, "filter", Hook::LocalOut, out, nowNs, wallSec) &&
+            runHook(pv, "security", Hook::LocalOut, out, nowNs, wallSec) &&
+            runHook(pv, "mangle", Hook::PostRouting, out, nowNs, wallSec) &&
+            (!first || runHook(pv, "nat", Hook::PostRouting, out, nowNs, wallSec));
+  if (ok) {
+    out.fate = F::Sent;
+    parent.emitted.push_back({EmittedPacket::Kind::Reply, pv.outIface, std::vector<uint8_t>(l3.begin(), l3.begin() + pv.len)});
+  }
+  // A generated packet that is itself rejected gets no further reply here:
+  // the kernel would loop it back through the input path.
+  parent.replies.push_back(std::move(out));
+}
+
 PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType, std::array<uint8_t, 6> srcMac,
                                      bool hasMac, uint64_t nowNs, uint64_t wallSec) {
   using F = PipelineResult::Fate;
@@ -78,46 +152,26 @@ PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType,
   pv.hasMac = hasMac;
   pv.srcMac = srcMac;
   pv.inIface = host_.inIface;
-
-  auto hook = [&](const char* table, Hook h) -> bool {
-    EvalContext ctx{pv};
-    ctx.nowNs = nowNs;
-    ctx.wallSec = wallSec;
-    HookStep step{table, h, interp_.run(table, h, ctx)};
-    bool ran = !step.result.matched.empty() || step.result.hotdrop;
-    const Verdict v = step.result.verdict;
-    // Side effects accumulate over the packet's whole path.
-    auto& e = ctx.effects;
-    if (e.nat) out.effects.nat = e.nat;
-    for (auto& l : e.logs) out.effects.logs.push_back(l);
-    out.effects.notrack |= e.notrack;
-    if (!e.ctHelper.empty()) out.effects.ctHelper = e.ctHelper;
-    if (e.rejectSent) {
-      out.effects.rejectSent = true;
-      out.effects.rejectType = e.rejectType;
-      out.effects.rejectCode = e.rejectCode;
+  auto hook = [&](const char* table, Hook h) { return runHook(pv, table, h, out, nowNs, wallSec); };
+  // REJECT's reply leaves through the OUTPUT path.
+  auto afterReject = [&]() {
+    if (!out.effects.rejectSent || !host_.localReplies) return;
+    std::optional<std::vector<uint8_t>> reply;
+    if (out.effects.rejectType == 255) {
+      reply = buildTcpReset(pv);
+    } else {
+      IpAddr src = isLocal(pv.dst) ? pv.dst : ifaceAddr(routeIface(pv.src));
+      reply = buildIcmpError(pv, out.effects.rejectType, out.effects.rejectCode, src);
     }
-    out.effects.trace |= e.trace;
-    if (ran) out.steps.push_back(std::move(step));
-    switch (v) {
-      case Verdict::Accept:
-      case Verdict::Continue:
-      case Verdict::Return:
-      case Verdict::Jump:
-      case Verdict::Goto:
-        return true;
-      case Verdict::Drop: out.fate = F::Dropped; return false;
-      case Verdict::Stolen: out.fate = F::Stolen; return false;
-      case Verdict::Queue: out.fate = F::Queued; return false;
-    }
-    return false;
+    if (reply) sendLocal(std::move(*reply), out, nowNs, wallSec);
   };
-  auto has = [&](const char* table) { return rs_.findTable(table) != nullptr; };
 
   const bool first = firstPacketOfFlow(pv);
-  if (has("raw") && !hook("raw", Hook::PreRouting)) return out;
-  if (has("mangle") && !hook("mangle", Hook::PreRouting)) return out;
-  if (first && has("nat") && !hook("nat", Hook::PreRouting)) return out;
+  if (!hook("raw", Hook::PreRouting) || !hook("mangle", Hook::PreRouting) ||
+      (first && !hook("nat", Hook::PreRouting))) {
+    afterReject();
+    return out;
+  }
 
   // Routing decision.
   if (isMartianSource(pv)) {
@@ -129,11 +183,14 @@ PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType,
                (rs_.family == Family::IPv4 && (pv.dst.v4() >> 28) == 0xe) ||
                (rs_.family == Family::IPv6 && pv.dst.b[0] == 0xff);
   if (local) {
-    if (has("mangle") && !hook("mangle", Hook::LocalIn)) return out;
-    if (has("filter") && !hook("filter", Hook::LocalIn)) return out;
-    if (has("security") && !hook("security", Hook::LocalIn)) return out;
-    if (first && has("nat") && !hook("nat", Hook::LocalIn)) return out;
+    if (!hook("mangle", Hook::LocalIn) || !hook("filter", Hook::LocalIn) || !hook("security", Hook::LocalIn) ||
+        (first && !hook("nat", Hook::LocalIn))) {
+      afterReject();
+      return out;
+    }
     out.fate = F::Delivered;
+    if (host_.localReplies)
+      if (auto reply = localStackReply(pv)) sendLocal(std::move(*reply), out, nowNs, wallSec);
     return out;
   }
   out.forwardPath = true;
@@ -146,6 +203,11 @@ PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType,
   if (pv.ttl <= 1) {
     out.fate = F::RouteDrop;
     out.reason = "ttl-exceeded";
+    if (host_.localReplies) {
+      const bool v4 = rs_.family == Family::IPv4;
+      if (auto reply = buildIcmpError(pv, v4 ? 11 : 3, 0, ifaceAddr(routeIface(pv.src))))
+        sendLocal(std::move(*reply), out, nowNs, wallSec);
+    }
     return out;
   }
   if (rs_.family == Family::IPv4) {
@@ -161,13 +223,14 @@ PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType,
     l3[7]--;
   }
   pv.ttl--;
-  pv.outIface = host_.outIface;
-  if (has("mangle") && !hook("mangle", Hook::Forward)) return out;
-  if (has("filter") && !hook("filter", Hook::Forward)) return out;
-  if (has("security") && !hook("security", Hook::Forward)) return out;
-  if (has("mangle") && !hook("mangle", Hook::PostRouting)) return out;
-  if (first && has("nat") && !hook("nat", Hook::PostRouting)) return out;
+  pv.outIface = routeIface(pv.dst);
+  if (!hook("mangle", Hook::Forward) || !hook("filter", Hook::Forward) || !hook("security", Hook::Forward) ||
+      !hook("mangle", Hook::PostRouting) || (first && !hook("nat", Hook::PostRouting))) {
+    afterReject();
+    return out;
+  }
   out.fate = F::Forwarded;
+  out.emitted.push_back({EmittedPacket::Kind::Forwarded, pv.outIface, std::vector<uint8_t>(l3, l3 + pv.len)});
   return out;
 }
 

@@ -1,0 +1,47 @@
+// DESIGN.md's kernel test topology: three namespaces src → fw → sink joined
+// by veth pairs (src:vsrc ↔ fw:in0, fw:out0 ↔ sink:vsink), nothing linked to
+// the root namespace. Frames are sent from src with an AF_PACKET socket and
+// whatever reaches sink is captured the same way.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/Netns.h"
+
+namespace nfjit::testing {
+
+struct TopologyAddrs {
+  std::string in0, in0Net, out0, out0Net, sinkHop;
+  unsigned in0Len = 24, out0Len = 24;
+};
+TopologyAddrs topologyAddrs(Family f);
+
+class Topology {
+ public:
+  // Builds the three namespaces; throws std::runtime_error on failure.
+  explicit Topology(Family f);
+  ~Topology();
+
+  Family family() const { return family_; }
+  const Netns& fw() const { return *fw_; }
+  // Loads a ruleset into fw with the kernel's restore tool (zero counters).
+  RestoreResult load(const std::string& rules);
+  // Sends each IP packet from src as an Ethernet frame to in0's MAC, waits
+  // until fw has processed them, and returns the IP packets that reached
+  // sink (family only).
+  std::vector<std::vector<uint8_t>> send(const std::vector<std::vector<uint8_t>>& ipPackets);
+  // iptables-save -c of fw, comment lines removed.
+  std::string saveCounters() const;
+
+ private:
+  Family family_;
+  std::unique_ptr<Netns> src_, fw_, sink_;
+  std::array<uint8_t, 6> in0Mac_{}, vsrcMac_{};
+  int txFd_ = -1, rxFd_ = -1;
+  int txIfindex_ = 0;
+};
+
+}  // namespace nfjit::testing
