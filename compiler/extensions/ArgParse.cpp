@@ -187,11 +187,15 @@ std::optional<uint16_t> parseProtocol(std::string_view s) {
 }
 
 std::string protocolName(uint16_t proto, Family) {
+  // /etc/protocols first, as current iptables does (135 prints as
+  // "mobility-header"); the built-in names cover machines without the file.
+  {
+    static std::mutex mu;
+    std::lock_guard<std::mutex> lock(mu);
+    if (const protoent* pe = getprotobynumber(proto)) return pe->p_name;
+  }
   for (const auto& p : kChainProtos)
     if (p.num == proto) return p.name;
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
-  if (const protoent* pe = getprotobynumber(proto)) return pe->p_name;
   return std::to_string(proto);
 }
 

@@ -431,6 +431,13 @@ void CommandParser::handleExtension(Loaded& m, int index, std::optional<std::str
         a.value = *attached;
         a.hasValue = true;
         a.valueLoc = shifted(optLoc, written.size() - attached->size());
+      } else if (nextIsPlainWord()) {
+        // Extensions with optional values (rateest) read the next word
+        // themselves when it is not an option.
+        const Token& t = args_[pos_++];
+        a.value = t.text;
+        a.hasValue = true;
+        a.valueLoc = t.loc;
       }
       break;
     case ArgKind::Required:

@@ -23,7 +23,7 @@ class SaveWriter;
 enum class ArgKind : uint8_t {
   None,      // --syn
   Required,  // --dport 22 or --dport=22
-  Optional,  // only as --opt=value (getopt's optional_argument), or the next word if it does not start with '-' or '!'
+  Optional,  // --opt=value, or the next word when it does not start with '-' or '!'
   Two,       // --tcp-flags MASK COMP, --match-set NAME FLAGS
 };
 
@@ -137,6 +137,7 @@ struct SideEffects {
 
 // Mutable evaluation state for one packet at one hook.
 struct EvalContext {
+  explicit EvalContext(PacketView& p) : pkt(p) {}
   PacketView& pkt;
   Hook hook = Hook::PreRouting;
   std::string_view table;

@@ -39,6 +39,7 @@ struct ChainInfo {
 };
 
 struct Gen {
+  Gen(Family fam, Rng& r) : f(fam), rng(r), pl(pools(fam)) {}
   Family f;
   Rng& rng;
   Pools pl;
@@ -174,7 +175,7 @@ const std::vector<std::string>& tableChains(const std::string& t) {
 
 GeneratedCase generateCase(Family f, uint64_t seed, unsigned rulesPerChain, unsigned packetCount) {
   Rng rng(seed);
-  Gen g{f, rng, pools(f)};
+  Gen g(f, rng);
   std::ostringstream out;
   for (const std::string table : {"raw", "mangle", "filter"}) {
     std::vector<ChainInfo> chains;
