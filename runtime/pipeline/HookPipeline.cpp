@@ -74,6 +74,15 @@ IpAddr HookPipeline::ifaceAddr(const std::string& iface) const {
   return host_.localAddrs.empty() ? IpAddr{} : host_.localAddrs.front();
 }
 
+// The source of an ICMP error about `orig`: its destination when that is
+// ours; otherwise IPv4 lets the route back decide (icmp_send), while IPv6
+// prefers an address of the interface the packet came in on (icmp6_send).
+IpAddr HookPipeline::icmpErrorSource(const PacketView& orig) const {
+  if (isLocal(orig.dst)) return orig.dst;
+  if (rs_.family == Family::IPv6) return ifaceAddr(orig.inIface.empty() ? host_.inIface : orig.inIface);
+  return ifaceAddr(routeIface(orig.src));
+}
+
 bool HookPipeline::runHook(PacketView& pv, const char* table, Hook h, PipelineResult& out, uint64_t nowNs,
                            uint64_t wallSec) {
   using F = PipelineResult::Fate;
@@ -160,8 +169,7 @@ PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType,
     if (out.effects.rejectType == 255) {
       reply = buildTcpReset(pv);
     } else {
-      IpAddr src = isLocal(pv.dst) ? pv.dst : ifaceAddr(routeIface(pv.src));
-      reply = buildIcmpError(pv, out.effects.rejectType, out.effects.rejectCode, src);
+      reply = buildIcmpError(pv, out.effects.rejectType, out.effects.rejectCode, icmpErrorSource(pv));
     }
     if (reply) sendLocal(std::move(*reply), out, nowNs, wallSec);
   };
@@ -205,7 +213,7 @@ PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType,
     out.reason = "ttl-exceeded";
     if (host_.localReplies) {
       const bool v4 = rs_.family == Family::IPv4;
-      if (auto reply = buildIcmpError(pv, v4 ? 11 : 3, 0, ifaceAddr(routeIface(pv.src))))
+      if (auto reply = buildIcmpError(pv, v4 ? 11 : 3, 0, icmpErrorSource(pv)))
         sendLocal(std::move(*reply), out, nowNs, wallSec);
     }
     return out;

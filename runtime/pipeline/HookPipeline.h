@@ -78,6 +78,7 @@ class HookPipeline {
   bool isLocal(const IpAddr& a) const;
   std::string routeIface(const IpAddr& dst) const;
   IpAddr ifaceAddr(const std::string& iface) const;
+  IpAddr icmpErrorSource(const PacketView& orig) const;
   // The OUTPUT path of a packet the host generates.
   void sendLocal(std::vector<uint8_t> l3, PipelineResult& parent, uint64_t nowNs, uint64_t wallSec);
   bool runHook(PacketView& pv, const char* table, Hook h, PipelineResult& out, uint64_t nowNs, uint64_t wallSec);
