@@ -11,6 +11,7 @@
 #include "compiler/frontend/RestoreParser.h"
 #include "driver/Commands.h"
 #include "runtime/io/Pcap.h"
+#include "runtime/pipeline/ConntrackNeeds.h"
 #include "runtime/pipeline/HookPipeline.h"
 
 namespace nfjit::driver {
@@ -97,6 +98,12 @@ int runReplay(const ReplayOptions& o) {
   if (o.engine != "interp") {
     std::cerr << "nfjit replay: error: engine `" << o.engine
               << "' is not available in this build (the JIT classifier is not implemented yet); use --engine interp\n";
+    return 2;
+  }
+  if (auto use = firstConntrackUse(rs)) {
+    diags.error(use->loc, use->what + " needs connection tracking, which nfjit replay does not model yet; "
+                                      "only stateless rulesets can be replayed for now");
+    diags.print(std::cerr);
     return 2;
   }
   if (!o.conntrackOut.empty()) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes examples/gateway.pcap: LAN traffic through the example gateway
+"""Writes examples/lan-traffic.pcap: LAN traffic through the example gateway
 (192.0.2.0/24 on lan0, gateway 192.0.2.1, uplink 198.51.100.1)."""
 import struct
 import sys
@@ -66,7 +66,7 @@ packets = [
     tcp("192.0.2.10", "203.0.113.50", 40003, 443, 0x02),   # another forwarded connection
     ipv4("192.0.2.10", "203.0.113.50", 6, b"\x00" * 6),    # truncated TCP header: dropped by the tcp match
 ]
-out = sys.argv[1] if len(sys.argv) > 1 else "examples/gateway.pcap"
+out = sys.argv[1] if len(sys.argv) > 1 else "examples/lan-traffic.pcap"
 with open(out, "wb") as f:
     f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
     for i, p in enumerate(packets):

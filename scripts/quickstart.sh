@@ -6,12 +6,17 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh" "$root/build"
 nfjit="$root/build/nfjit"
-example="$root/examples/gateway.rules"
+ex="$root/examples"
 echo
-echo "== nfjit fmt $example (canonical iptables-save form)"
-"$nfjit" fmt "$example"
+echo "== nfjit fmt examples/gateway.rules (parsed into the IR, printed in canonical iptables-save form)"
+"$nfjit" fmt "$ex/gateway.rules"
 echo
-echo "== nfjit fmt on a broken ruleset (precise diagnostics, exit code 2)"
+echo "== nfjit replay examples/edge-acl.rules over examples/lan-traffic.pcap (per-packet trace, final counters)"
+"$nfjit" replay "$ex/edge-acl.rules" --pcap "$ex/lan-traffic.pcap" --in-iface lan0 --out-iface wan0 \
+  --iface-addr lan0=192.0.2.1 --iface-addr wan0=198.51.100.1 --route 192.0.2.0/24=lan0 \
+  --trace --counters -
+echo
+echo "== nfjit fmt examples/broken.rules (precise diagnostics, exit code 2)"
 set +e
-"$nfjit" fmt "$root/examples/broken.rules"
+"$nfjit" fmt "$ex/broken.rules"
 echo "exit code: $?"
