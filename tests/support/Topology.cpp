@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <sstream>
 #include <future>
 #include <stdexcept>
 #include <thread>
@@ -137,6 +138,20 @@ Topology::~Topology() {
 RestoreResult Topology::load(const std::string& rules) {
   RestoreOptions o;
   o.counters = false;
+  // Empty every table a previous ruleset may have left, then load. (Only the
+  // stateless tables: listing nat would load it, and with it conntrack.)
+  std::string reset;
+  for (const char* t : {"raw", "mangle", "filter"}) {
+    auto r = fw_->exec({family_ == Family::IPv4 ? "iptables-legacy" : "ip6tables-legacy", "-t", t, "-S"});
+    if (!r.ok()) continue;  // never loaded here
+    reset += std::string("*") + t + "\n";
+    std::istringstream lines(r.out);
+    std::string l;
+    while (std::getline(lines, l))
+      if (l.rfind("-P ", 0) == 0) reset += l.substr(0, l.rfind(' ')) + " ACCEPT\n";
+    reset += "COMMIT\n";
+  }
+  if (!reset.empty()) fw_->restore(family_, reset, o);
   return fw_->restore(family_, rules, o);
 }
 
