@@ -24,8 +24,16 @@ std::string DiagnosticEngine::format(const Diagnostic& d) const {
   return out;
 }
 
-void DiagnosticEngine::print(std::ostream& os) const {
-  for (const auto& d : diags_) os << format(d) << '\n';
+void DiagnosticEngine::print(std::ostream& os, size_t limit) const {
+  size_t errors = 0, hidden = 0;
+  for (const auto& d : diags_) {
+    if (d.severity == Severity::Error && ++errors > limit) {
+      ++hidden;
+      continue;
+    }
+    os << format(d) << '\n';
+  }
+  if (hidden) os << file_ << ": note: " << hidden << " more errors not shown\n";
 }
 
 }  // namespace nfjit

@@ -45,7 +45,8 @@ class DiagnosticEngine {
   bool hasErrors() const;
   const std::vector<Diagnostic>& diagnostics() const { return diags_; }
   const std::string& file() const { return file_; }
-  void print(std::ostream& os) const;
+  // Prints at most `limit` errors (then a count of the rest), as compilers do.
+  void print(std::ostream& os, size_t limit = 50) const;
   std::string format(const Diagnostic& d) const;
 
  private:
