@@ -77,7 +77,10 @@ class LimitMatch final : public MatchExt {
     }
     uint64_t refill = (now - prev_) * kCreditsPerJiffy;
     prev_ = now;
-    credit_ = static_cast<uint32_t>(std::min<uint64_t>(uint64_t(credit_) + refill, creditCap_));
+    // The kernel adds into a 32-bit credit counter, which wraps after a long
+    // idle time (2^25 jiffies at 1/sec); then caps it.
+    credit_ = static_cast<uint32_t>(uint64_t(credit_) + refill);
+    if (credit_ > creditCap_) credit_ = creditCap_;
     if (credit_ >= cost_) {
       credit_ -= cost_;
       return true;
