@@ -3,26 +3,45 @@
 
 #include "compiler/frontend/Printer.h"
 #include "compiler/frontend/RestoreParser.h"
-#include "driver/Commands.h"
+#include "driver/Command.h"
 
 namespace nfjit::driver {
+namespace {
 
-int runFmt(const FmtOptions& o) {
-  DiagnosticEngine diags(o.file == "-" ? "<stdin>" : o.file);
-  auto text = readInputFile(o.file, diags);
-  if (!text) {
-    diags.print(std::cerr);
-    return 2;
+class FmtCommand final : public Command {
+ public:
+  std::string name() const override { return "fmt"; }
+  std::string description() const override { return "print the ruleset in canonical iptables-save form"; }
+  int order() const override { return 10; }
+  void setup(CLI::App& sub) override {
+    sub.add_flag("-6,--ipv6", ipv6_, "the file is ip6tables-save output");
+    sub.add_flag("--no-counters", noCounters_, "leave out [packets:bytes] rule counters");
+    sub.add_option("RULES", file_, "rules file (- for stdin)")->required();
   }
-  ParseOptions po;
-  po.family = o.ipv6 ? Family::IPv6 : Family::IPv4;
-  Ruleset rs = parseRestore(*text, po, diags);
-  diags.print(std::cerr);
-  if (diags.hasErrors()) return 2;
-  PrintOptions pr;
-  pr.ruleCounters = !o.noCounters;
-  std::cout << printRuleset(rs, pr);
-  return 0;
-}
+  int run() override {
+    DiagnosticEngine diags(file_ == "-" ? "<stdin>" : file_);
+    auto text = readInputFile(file_, diags);
+    if (!text) {
+      diags.print(std::cerr);
+      return 2;
+    }
+    ParseOptions po;
+    po.family = ipv6_ ? Family::IPv6 : Family::IPv4;
+    Ruleset rs = parseRestore(*text, po, diags);
+    diags.print(std::cerr);
+    if (diags.hasErrors()) return 2;
+    PrintOptions pr;
+    pr.ruleCounters = !noCounters_;
+    std::cout << printRuleset(rs, pr);
+    return 0;
+  }
 
+ private:
+  bool ipv6_ = false, noCounters_ = false;
+  std::string file_;
+};
+
+NFJIT_REGISTER_COMMAND(FmtCommand);
+
+}  // namespace
 }  // namespace nfjit::driver

@@ -9,7 +9,7 @@
 #include "compiler/extensions/ArgParse.h"
 #include "compiler/frontend/Printer.h"
 #include "compiler/frontend/RestoreParser.h"
-#include "driver/Commands.h"
+#include "driver/Command.h"
 #include "runtime/io/Pcap.h"
 #include "runtime/pipeline/ConntrackNeeds.h"
 #include "runtime/pipeline/HookPipeline.h"
@@ -81,7 +81,61 @@ nlohmann::ordered_json traceLine(uint64_t n, const PipelineResult& r, const Rule
   return j;
 }
 
-}  // namespace
+struct ReplayOptions {
+  bool ipv6 = false;
+  std::string rules;
+  std::string pcap;
+  std::string out;
+  std::string inIface = "in0";
+  std::string outIface = "out0";
+  std::vector<std::string> local;
+  std::vector<std::string> routes;      // PREFIX/LEN=IFACE
+  std::vector<std::string> ifaceAddrs;  // IFACE=ADDR
+  bool noLocalReplies = false;
+  std::string countersOut;
+  std::string conntrackOut;
+  bool trace = false;
+  std::string engine = "interp";
+};
+
+int runReplay(const ReplayOptions& o);
+
+class ReplayCommand final : public Command {
+ public:
+  std::string name() const override { return "replay"; }
+  std::string description() const override { return "run the receive path (hooks, classifier) over a pcap"; }
+  int order() const override { return 50; }
+  void setup(CLI::App& s) override {
+    s.add_flag("-6,--ipv6", o_.ipv6, "the rules are ip6tables-save output");
+    s.add_option("RULES", o_.rules, "rules file (- for stdin)")->required();
+    s.add_option("--pcap", o_.pcap, "input capture (pcap or pcapng; Ethernet or raw IP)")->required();
+    s.add_option("--out", o_.out, "write the packets that leave (forwarded and generated) to this capture");
+    s.add_option("--in-iface", o_.inIface, "interface the packets arrive on")->capture_default_str();
+    s.add_option("--out-iface", o_.outIface, "interface forwarded packets leave by (the default route)")
+        ->capture_default_str();
+    s.add_option("--local", o_.local, "an address of this host (repeatable): packets to it take the INPUT path");
+    s.add_option("--route", o_.routes,
+                 "a connected network PREFIX/LEN=IFACE (repeatable); everything else routes to --out-iface");
+    s.add_option("--iface-addr", o_.ifaceAddrs,
+                 "IFACE=ADDR: an interface's own address (repeatable; also a --local address), the source of its "
+                 "ICMP errors");
+    s.add_flag("--no-local-replies", o_.noLocalReplies,
+               "do not model the host's own answers (TCP RST, ICMP errors, echo replies) on the OUTPUT path");
+    s.add_option("--counters", o_.countersOut,
+                 "write the ruleset with final counters (iptables-save -c form); - for stdout");
+    s.add_option("--conntrack", o_.conntrackOut, "write the final connection table (conntrack -L form)");
+    s.add_flag("--trace", o_.trace, "print one JSON line per packet: hooks, matched rules, verdict");
+    s.add_option("--engine", o_.engine, "classifier engine: interp (jit once it exists)")
+        ->check(CLI::IsMember({"interp", "jit"}))
+        ->capture_default_str();
+  }
+  int run() override { return runReplay(o_); }
+
+ private:
+  ReplayOptions o_;
+};
+
+NFJIT_REGISTER_COMMAND(ReplayCommand);
 
 int runReplay(const ReplayOptions& o) {
   DiagnosticEngine diags(o.rules == "-" ? "<stdin>" : o.rules);
@@ -228,4 +282,5 @@ int runReplay(const ReplayOptions& o) {
   return 0;
 }
 
+}  // namespace
 }  // namespace nfjit::driver
