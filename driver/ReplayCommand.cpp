@@ -11,6 +11,7 @@
 #include "compiler/frontend/RestoreParser.h"
 #include "driver/Command.h"
 #include "runtime/io/Pcap.h"
+#include "runtime/io/Pcapng.h"
 #include "runtime/pipeline/ConntrackNeeds.h"
 #include "runtime/pipeline/HookPipeline.h"
 
@@ -203,25 +204,62 @@ int runReplay(const ReplayOptions& o) {
     host.localAddrs.push_back(*ip);
   }
   host.localReplies = !o.noLocalReplies;
-  std::unique_ptr<PcapReader> in;
-  std::unique_ptr<PcapWriter> out;
+  // Input: classic pcap through libpcap (every packet on --in-iface), or
+  // pcapng (each packet on the interface its block names).
+  std::unique_ptr<PcapReader> pcapIn;
+  std::unique_ptr<PcapngReader> ngIn;
+  std::unique_ptr<PcapWriter> pcapOut;
+  std::unique_ptr<PcapngWriter> ngOut;
   try {
-    in = std::make_unique<PcapReader>(o.pcap);
-    if (!o.out.empty()) out = std::make_unique<PcapWriter>(o.out, in->dlt());
+    if (isPcapngFile(o.pcap)) {
+      ngIn = std::make_unique<PcapngReader>(o.pcap);
+      if (!o.out.empty()) ngOut = std::make_unique<PcapngWriter>(o.out);
+    } else {
+      pcapIn = std::make_unique<PcapReader>(o.pcap);
+      if (!o.out.empty()) pcapOut = std::make_unique<PcapWriter>(o.out, pcapIn->dlt());
+    }
   } catch (const std::exception& e) {
-    std::cerr << "nfjit replay: error: " << e.what() << "\n";
+    std::cerr << "nfjit replay: error: " << o.pcap << ": " << e.what() << "\n";
     return 2;
   }
+  auto linkOf = [](int dlt, LinkType& lt) {
+    switch (dlt) {
+      case 1: lt = LinkType::Ethernet; return true;
+      case 101: case 12: lt = LinkType::RawIp; return true;
+      case 228: lt = LinkType::RawIpv4; return true;
+      case 229: lt = LinkType::RawIpv6; return true;
+      default: return false;
+    }
+  };
   HookPipeline pipe(rs, host);
   std::map<std::string, uint64_t> fates;
   uint64_t n = 0;
   CapturedPacket pkt;
   try {
-    while (in->next(pkt)) {
+    for (;;) {
+      std::string iface;
+      int dlt = 1;
+      if (ngIn) {
+        PcapngPacket np;
+        if (!ngIn->next(np)) break;
+        const auto& ifc = ngIn->interfaces()[np.iface];
+        iface = ifc.name;
+        dlt = ifc.linkType;
+        pkt.tsNs = np.tsNs;
+        pkt.data = std::move(np.data);
+        pkt.origLen = np.origLen;
+      } else {
+        if (!pcapIn->next(pkt)) break;
+        dlt = pcapIn->dlt();
+      }
       ++n;
       Frame f;
       PipelineResult r;
-      if (!parseFrame(in->linkType(), pkt.data.data(), static_cast<uint32_t>(pkt.data.size()), f)) {
+      LinkType lt = LinkType::Ethernet;
+      if (!linkOf(dlt, lt)) {
+        r.fate = PipelineResult::Fate::NotIp;
+        r.reason = "link-type-" + std::to_string(dlt);
+      } else if (!parseFrame(lt, pkt.data.data(), static_cast<uint32_t>(pkt.data.size()), f)) {
         r.fate = PipelineResult::Fate::Malformed;
         r.reason = "short-link-header";
       } else if (!f.isIp || f.family != po.family) {
@@ -230,31 +268,28 @@ int runReplay(const ReplayOptions& o) {
         PktType pt = classifyPktType(f, {}, false);
         uint64_t wall = pkt.tsNs / 1000000000ull;
         r = pipe.process(pkt.data.data() + f.l3Offset, static_cast<uint32_t>(pkt.data.size() - f.l3Offset), pt,
-                         f.srcMac, f.hasMac, pkt.tsNs, wall);
+                         f.srcMac, f.hasMac, pkt.tsNs, wall, iface);
       }
       fates[fateName(r.fate)]++;
       if (o.trace) std::cout << traceLine(n, r, rs).dump() << "\n";
-      if (out) {
-        for (const auto& e : r.emitted) {
-          CapturedPacket w;
-          w.tsNs = pkt.tsNs;
-          if (in->linkType() == LinkType::Ethernet) {
-            // Forwarded frames keep their link header; generated ones get an
-            // empty one (the neighbour is not modelled).
-            if (e.kind == EmittedPacket::Kind::Forwarded)
-              w.data.assign(pkt.data.begin(), pkt.data.begin() + f.l3Offset);
-            else
-              w.data.assign(12, 0);
-            if (e.kind != EmittedPacket::Kind::Forwarded || f.l3Offset != 14) {
-              w.data.resize(12);
-              w.data.push_back(po.family == Family::IPv4 ? 0x08 : 0x86);
-              w.data.push_back(po.family == Family::IPv4 ? 0x00 : 0xdd);
-            }
-          }
-          w.data.insert(w.data.end(), e.l3.begin(), e.l3.end());
-          w.origLen = uint32_t(w.data.size());
-          out->write(w);
+      for (const auto& e : r.emitted) {
+        if (!pcapOut && !ngOut) break;
+        CapturedPacket w;
+        w.tsNs = pkt.tsNs;
+        if (lt == LinkType::Ethernet) {
+          // Forwarded frames keep their link header; generated ones get an
+          // empty one (the neighbour is not modelled).
+          if (e.kind == EmittedPacket::Kind::Forwarded && f.l3Offset == 14)
+            w.data.assign(pkt.data.begin(), pkt.data.begin() + 12);
+          else
+            w.data.assign(12, 0);
+          w.data.push_back(po.family == Family::IPv4 ? 0x08 : 0x86);
+          w.data.push_back(po.family == Family::IPv4 ? 0x00 : 0xdd);
         }
+        w.data.insert(w.data.end(), e.l3.begin(), e.l3.end());
+        w.origLen = uint32_t(w.data.size());
+        if (pcapOut) pcapOut->write(w);
+        else ngOut->write(ngOut->interfaceId(e.iface, uint16_t(dlt)), w.tsNs, w.data, w.origLen);
       }
     }
   } catch (const std::exception& e) {

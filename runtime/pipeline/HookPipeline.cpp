@@ -141,7 +141,7 @@ void HookPipeline::sendLocal(std::vector<uint8_t> l3, PipelineResult& parent, ui
 }
 
 PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType, std::array<uint8_t, 6> srcMac,
-                                     bool hasMac, uint64_t nowNs, uint64_t wallSec) {
+                                     bool hasMac, uint64_t nowNs, uint64_t wallSec, const std::string& inIface) {
   using F = PipelineResult::Fate;
   PipelineResult out;
   PacketView pv;
@@ -160,7 +160,7 @@ PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType,
   pv.pktType = pktType;
   pv.hasMac = hasMac;
   pv.srcMac = srcMac;
-  pv.inIface = host_.inIface;
+  pv.inIface = inIface.empty() ? host_.inIface : inIface;
   auto hook = [&](const char* table, Hook h) { return runHook(pv, table, h, out, nowNs, wallSec); };
   // REJECT's reply leaves through the OUTPUT path.
   auto afterReject = [&]() {

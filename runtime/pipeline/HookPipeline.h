@@ -70,8 +70,9 @@ class HookPipeline {
  public:
   HookPipeline(const Ruleset& rs, HostModel host);
   // Processes one IP packet in place (the forward path rewrites the TTL).
+  // `inIface` overrides the host's arrival interface (pcapng knows it per packet).
   PipelineResult process(uint8_t* l3, uint32_t len, PktType pktType, std::array<uint8_t, 6> srcMac, bool hasMac,
-                         uint64_t nowNs, uint64_t wallSec);
+                         uint64_t nowNs, uint64_t wallSec, const std::string& inIface = {});
   Interpreter& interpreter() { return interp_; }
 
  private:

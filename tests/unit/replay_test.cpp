@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "runtime/io/Pcap.h"
+#include "runtime/io/Pcapng.h"
 #include "runtime/packet/FrameParser.h"
 #include "tests/support/Netns.h"
 #include "tests/support/PacketBuilder.h"
@@ -161,6 +162,43 @@ TEST(Replay, RejectsStatefulRulesetsAndBadInput) {
   EXPECT_EQ(r.exitCode, 2);
   r = runCommand({NFJIT_BINARY, "replay", ok});
   EXPECT_EQ(r.exitCode, 2);  // --pcap is required
+}
+
+TEST(Replay, PcapngCarriesInterfaces) {
+  TempDir t;
+  auto rules = t.file("r.rules",
+                      "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -i lan9 -o out0 -j ACCEPT\n-A FORWARD -i in0 -j DROP\nCOMMIT\n");
+  auto in = t.file("in.pcapng");
+  {
+    PcapngWriter w(in);
+    uint32_t a = w.interfaceId("in0", 1), b = w.interfaceId("lan9", 1);
+    PacketSpec s;
+    auto fr = ethernet(buildPacket(s), Family::IPv4);
+    w.write(a, 1000, fr, uint32_t(fr.size()));
+    w.write(b, 2000, fr, uint32_t(fr.size()));
+  }
+  auto out = t.file("out.pcapng");
+  auto r = runCommand({NFJIT_BINARY, "replay", rules, "--pcap", in, "--out", out, "--counters", "-"});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_NE(r.out.find("[1:40] -A FORWARD -i lan9 -o out0 -j ACCEPT"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[1:40] -A FORWARD -i in0 -j DROP"), std::string::npos) << r.out;
+  PcapngReader rd(out);
+  PcapngPacket p;
+  ASSERT_TRUE(rd.next(p));
+  EXPECT_EQ(rd.interfaces()[p.iface].name, "out0");
+  EXPECT_EQ(p.tsNs, 2000u);
+  EXPECT_FALSE(rd.next(p));
+}
+
+TEST(Replay, MalformedPcapngIsReported) {
+  TempDir t;
+  auto ok = t.file("ok.rules", "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n");
+  // A section header followed by a block whose length runs past the file.
+  std::string bad("\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x4d\x3c\x2b\x1a\x01\x00\x00\x00"
+                  "\xff\xff\xff\xff\xff\xff\xff\xff\x1c\x00\x00\x00\x06\x00\x00\x00\x00\x01\x00\x00", 36);
+  auto r = runCommand({NFJIT_BINARY, "replay", ok, "--pcap", t.file("bad.pcapng", bad)});
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.err.find("pcapng"), std::string::npos) << r.err;
 }
 
 TEST(FrameParser, VlanStacksAndShortFrames) {
