@@ -485,6 +485,20 @@ Ruleset parseRestore(std::string_view text, const ParseOptions& opts, Diagnostic
       clean += '\n';
       continue;
     }
+    // iptables-restore compares "COMMIT\n" exactly and reads any other
+    // non-empty line as a command: blanks alone or after COMMIT are errors.
+    std::string_view body = line;
+    if (!body.empty() && body.back() == '\r') body.remove_suffix(1);
+    if (!body.empty() && body.find_first_not_of(" \t") == std::string_view::npos) {
+      diags.error({lineNo, 1}, "line of blanks: iptables-restore reads it as a command without words");
+      clean += '\n';
+      continue;
+    }
+    if (body.size() > 6 && body.substr(0, 6) == "COMMIT" && body.find_first_not_of(" \t", 6) == std::string_view::npos) {
+      diags.error({lineNo, 7}, "blanks after COMMIT: iptables-restore then reads `COMMIT' as a command (bad argument)");
+      clean += '\n';
+      continue;
+    }
     size_t bad = firstBadByte(line);
     if (bad != std::string_view::npos) {
       char hex[8];
