@@ -14,11 +14,14 @@ COMMIT      : 'COMMIT' -> pushMode(ARGS) ;
 COUNTERS    : '[' ~[\] \t\r\n]* ']' -> pushMode(ARGS) ;
 LEAD_WS     : [ \t]+ -> skip ;
 FIRST_QUOTED: '"' ( '\\' ~[\r\n] | ~["\\\r\n] )* '"'? -> type(QUOTED), pushMode(ARGS) ;
-FIRST_WORD  : ~[ \t\r\n"] ~[ \t\r\n"]* -> type(WORD), pushMode(ARGS) ;
+FIRST_WORD  : ~[ \t\r\n"] ~[ \t\r\n"]* QUOTED_TAIL? -> type(WORD), pushMode(ARGS) ;
 
 mode ARGS;
 NEWLINE     : '\r'? '\n' -> popMode ;
 WS          : [ \t\r]+ -> skip ;
 // An unterminated quote runs to the end of the line; the front end reports it.
 QUOTED      : '"' ( '\\' ~[\r\n] | ~["\\\r\n] )* '"'? ;
-WORD        : ~[ \t\r\n"]+ ;
+// iptables-restore opens a quote anywhere in a word; the closing quote ends
+// the word: `ab"c d"' is the one word `abc d'.
+WORD        : ~[ \t\r\n"]+ QUOTED_TAIL? ;
+fragment QUOTED_TAIL : '"' ( '\\' ~[\r\n] | ~["\\\r\n] )* '"'? ;

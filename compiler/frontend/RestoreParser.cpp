@@ -61,23 +61,28 @@ Token makeToken(antlr4::Token* t, DiagnosticEngine& diags) {
   Token out;
   out.loc = {static_cast<uint32_t>(t->getLine()), static_cast<uint32_t>(t->getCharPositionInLine() + 1)};
   std::string s = t->getText();
-  if (t->getType() == IptablesRestoreLexer::QUOTED) {
-    out.quoted = true;
-    bool closed = s.size() >= 2 && s.back() == '"';
+  // A quoted part runs from the first `"' to the end of the token (the
+  // lexer ends a word at its closing quote).
+  size_t q = t->getType() == IptablesRestoreLexer::QUOTED ? 0 : s.find('"');
+  if (q == std::string::npos) {
+    out.text = std::move(s);
+  } else {
+    out.quoted = q == 0;
+    std::string_view tail = std::string_view(s).substr(q);
+    bool closed = tail.size() >= 2 && tail.back() == '"';
     // A trailing backslash-quote is an escaped quote, not the end.
     if (closed) {
       size_t bs = 0;
-      for (size_t i = s.size() - 1; i > 1 && s[i - 1] == '\\'; --i) ++bs;
+      for (size_t i = tail.size() - 1; i > 1 && tail[i - 1] == '\\'; --i) ++bs;
       closed = bs % 2 == 0;
     }
-    if (!closed) diags.error(out.loc, "unterminated quoted string");
-    std::string body = s.substr(1, closed ? s.size() - 2 : s.size() - 1);
+    if (!closed) diags.error(shiftedCol(out.loc, static_cast<uint32_t>(q)), "unterminated quoted string");
+    std::string_view body = tail.substr(1, closed ? tail.size() - 2 : tail.size() - 1);
+    out.text = s.substr(0, q);
     for (size_t i = 0; i < body.size(); ++i) {
       if (body[i] == '\\' && i + 1 < body.size()) ++i;
       out.text += body[i];
     }
-  } else {
-    out.text = std::move(s);
   }
   if (out.text.size() > kMaxParamLength)
     diags.error(out.loc, "parameter too long (" + std::to_string(out.text.size()) + " characters, at most " +
@@ -203,7 +208,7 @@ void RestoreBuilder::chainDecl(const Token& head, const TokenList& rest) {
       return;
     }
   }
-  if (rest.size() > 2) diags_.error(rest[2].loc, "unexpected `" + rest[2].text + "' in chain declaration");
+  // iptables-restore reads the line with strtok() and ignores further words.
   Chain* c = pending_.findChain(name);
   if (c && c->builtin) {
     if (pol.text == "ACCEPT") c->policy = Policy::Accept;
@@ -260,6 +265,15 @@ void RestoreBuilder::command(const std::optional<Token>& counters, const TokenLi
   }
   if (args.empty()) {
     diags_.error(at, "counters without a command");
+    return;
+  }
+  // iptables-restore builds an argv of at most 255 entries: its own name,
+  // -t TABLE, and with counters --set-counters P B, then the line's words.
+  const size_t maxWords = counters ? 248 : 251;
+  if (args.size() > maxWords) {
+    diags_.error(args[maxWords].loc, "too many arguments (iptables-restore handles at most " +
+                                         std::to_string(maxWords) + " words in a " +
+                                         (counters ? "line with counters" : "line") + ")");
     return;
   }
   try {
@@ -375,21 +389,16 @@ void RestoreBuilder::applyCommand(ParsedCommand& pc) {
               return true;
         return false;
       };
-      std::vector<Chain> kept;
-      for (auto& c : pending_.chains) {
-        bool victim = !c.builtin && (pc.chain.empty() || c.name == pc.chain);
-        if (victim && !pc.chain.empty()) {
-          if (!c.rules.empty()) throw ParseError(pc.chainLoc, "chain `" + c.name + "' is not empty");
-          if (referenced(c.name)) throw ParseError(pc.chainLoc, "chain `" + c.name + "' is still referenced");
-        }
-        if (!victim) kept.push_back(std::move(c));
+      // Check everything before removing anything.
+      if (!pc.chain.empty()) {
+        const Chain* c = pending_.findChain(pc.chain);
+        if (!c) throw ParseError(pc.chainLoc, "chain `" + pc.chain + "' does not exist");
+        if (c->builtin) throw ParseError(pc.chainLoc, "cannot delete built-in chain `" + pc.chain + "'");
+        if (!c->rules.empty()) throw ParseError(pc.chainLoc, "chain `" + c->name + "' is not empty");
+        if (referenced(c->name)) throw ParseError(pc.chainLoc, "chain `" + c->name + "' is still referenced");
       }
-      if (!pc.chain.empty() && kept.size() == pending_.chains.size()) {
-        Chain* b = pending_.findChain(pc.chain);
-        throw ParseError(pc.chainLoc, b ? "cannot delete built-in chain `" + pc.chain + "'"
-                                        : "chain `" + pc.chain + "' does not exist");
-      }
-      pending_.chains = std::move(kept);
+      std::erase_if(pending_.chains,
+                    [&](const Chain& c) { return !c.builtin && (pc.chain.empty() || c.name == pc.chain); });
       return;
     }
     case CommandKind::Rename: {
@@ -498,6 +507,18 @@ Ruleset parseRestore(std::string_view text, const ParseOptions& opts, Diagnostic
       diags.error({lineNo, 7}, "blanks after COMMIT: iptables-restore then reads `COMMIT' as a command (bad argument)");
       clean += '\n';
       continue;
+    }
+    // The first byte decides a line's kind: after leading blanks, `*', `:',
+    // `#' and COMMIT are words of a command line.
+    if (size_t first = body.find_first_not_of(" \t"); first > 0 && first != std::string_view::npos) {
+      std::string_view rest = body.substr(first);
+      std::string_view word = rest.substr(0, rest.find_first_of(" \t"));
+      if (word == "COMMIT" || rest[0] == '*' || rest[0] == ':' || rest[0] == '#') {
+        diags.error({lineNo, static_cast<uint32_t>(first + 1)},
+                    "bad argument `" + std::string(word) + "' (a line starting with a blank is a command line)");
+        clean += '\n';
+        continue;
+      }
     }
     size_t bad = firstBadByte(line);
     if (bad != std::string_view::npos) {

@@ -272,7 +272,7 @@ void CommandParser::handleBase(const BaseOptSpec& b, std::optional<std::string> 
                                               : CommandKind::Replace,
                  optLoc);
       chainArg();
-      if (nextIsPlainWord() && !args_[pos_].quoted) {
+      if (nextIsPlainWord()) {
         if (auto n = args::parseUInt(args_[pos_].text, 1, UINT32_MAX)) {
           cmd_.ruleNum = static_cast<uint32_t>(*n);
           ++pos_;
@@ -322,12 +322,13 @@ void CommandParser::handleBase(const BaseOptSpec& b, std::optional<std::string> 
     case BaseOpt::Table:
       fail(optLoc, "the -t option cannot be used in a rules file (use a *table line)");
     case BaseOpt::IPv4:
-      notInvertible();
-      if (family_ != Family::IPv4) cmd_.skipLine = true;
-      break;
     case BaseOpt::IPv6:
       notInvertible();
-      if (family_ != Family::IPv6) cmd_.skipLine = true;
+      // iptables-restore stops reading a line meant for the other family.
+      if (family_ != (b.id == BaseOpt::IPv4 ? Family::IPv4 : Family::IPv6)) {
+        cmd_.skipLine = true;
+        pos_ = args_.size();
+      }
       break;
     case BaseOpt::Source:
     case BaseOpt::Destination: {
@@ -468,13 +469,15 @@ void CommandParser::parseTokens() {
   while (pos_ < args_.size()) {
     const Token& tok = args_[pos_++];
     const std::string& s = tok.text;
-    if (s == "!" && !tok.quoted) {
+    // Quotes only group characters: a quoted word is an option, `!' or a
+    // number like any other (as iptables-restore's add_param_to_argv()).
+    if (s == "!") {
       if (invert_) fail(tok.loc, "multiple `!' flags not allowed");
       invert_ = true;
       invertLoc_ = tok.loc;
       continue;
     }
-    if (tok.quoted || s.size() < 2 || s[0] != '-') fail(tok.loc, "bad argument `" + s + "'");
+    if (s.size() < 2 || s[0] != '-') fail(tok.loc, "bad argument `" + s + "'");
     if (s[1] == '-') {
       std::string_view body(s);
       body.remove_prefix(2);
