@@ -2,8 +2,8 @@
 #include <iostream>
 
 #include "compiler/frontend/Printer.h"
-#include "compiler/frontend/RestoreParser.h"
 #include "driver/Command.h"
+#include "driver/RulesetLoader.h"
 
 namespace nfjit::driver {
 namespace {
@@ -19,20 +19,11 @@ class FmtCommand final : public Command {
     sub.add_option("RULES", file_, "rules file (- for stdin)")->required();
   }
   int run() override {
-    DiagnosticEngine diags(file_ == "-" ? "<stdin>" : file_);
-    auto text = readInputFile(file_, diags);
-    if (!text) {
-      diags.print(std::cerr);
-      return 2;
-    }
-    ParseOptions po;
-    po.family = ipv6_ ? Family::IPv6 : Family::IPv4;
-    Ruleset rs = parseRestore(*text, po, diags);
-    diags.print(std::cerr);
-    if (diags.hasErrors()) return 2;
+    auto loaded = loadRuleset(file_, ipv6_);
+    if (!loaded) return 2;
     PrintOptions pr;
     pr.ruleCounters = !noCounters_;
-    std::cout << printRuleset(rs, pr);
+    std::cout << printRuleset(loaded->rules, pr);
     return 0;
   }
 

@@ -10,6 +10,7 @@
 #include "compiler/frontend/Printer.h"
 #include "compiler/frontend/RestoreParser.h"
 #include "driver/Command.h"
+#include "driver/RulesetLoader.h"
 #include "runtime/io/Pcap.h"
 #include "runtime/io/Pcapng.h"
 #include "runtime/pipeline/ConntrackNeeds.h"
@@ -139,17 +140,12 @@ class ReplayCommand final : public Command {
 NFJIT_REGISTER_COMMAND(ReplayCommand);
 
 int runReplay(const ReplayOptions& o) {
+  auto loaded = loadRuleset(o.rules, o.ipv6);
+  if (!loaded) return 2;
+  const Ruleset& rs = loaded->rules;
   DiagnosticEngine diags(o.rules == "-" ? "<stdin>" : o.rules);
-  auto text = readInputFile(o.rules, diags);
-  if (!text) {
-    diags.print(std::cerr);
-    return 2;
-  }
   ParseOptions po;
-  po.family = o.ipv6 ? Family::IPv6 : Family::IPv4;
-  Ruleset rs = parseRestore(*text, po, diags);
-  diags.print(std::cerr);
-  if (diags.hasErrors()) return 2;
+  po.family = rs.family;
   if (o.engine != "interp") {
     std::cerr << "nfjit replay: error: engine `" << o.engine
               << "' is not available in this build (the JIT classifier is not implemented yet); use --engine interp\n";
@@ -297,7 +293,7 @@ int runReplay(const ReplayOptions& o) {
     return 2;
   }
   if (!o.countersOut.empty()) {
-    Ruleset withCounters = parseRestore(*text, po, diags);  // a fresh copy to annotate
+    Ruleset withCounters = parseRestore(loaded->text, po, diags);  // a fresh copy to annotate
     pipe.interpreter().counters().applyTo(withCounters);
     std::string dump = printRuleset(withCounters);
     if (o.countersOut == "-") {
