@@ -9,6 +9,7 @@
 #include "compiler/extensions/ArgParse.h"
 #include "compiler/frontend/Printer.h"
 #include "compiler/frontend/RestoreParser.h"
+#include "compiler/jit/Jit.h"
 #include "driver/Command.h"
 #include "driver/RulesetLoader.h"
 #include "runtime/io/Pcap.h"
@@ -97,7 +98,7 @@ struct ReplayOptions {
   std::string countersOut;
   std::string conntrackOut;
   bool trace = false;
-  std::string engine = "interp";
+  std::string engine = "jit";
 };
 
 int runReplay(const ReplayOptions& o);
@@ -127,7 +128,7 @@ class ReplayCommand final : public Command {
                  "write the ruleset with final counters (iptables-save -c form); - for stdout");
     s.add_option("--conntrack", o_.conntrackOut, "write the final connection table (conntrack -L form)");
     s.add_flag("--trace", o_.trace, "print one JSON line per packet: hooks, matched rules, verdict");
-    s.add_option("--engine", o_.engine, "classifier engine: interp (jit once it exists)")
+    s.add_option("--engine", o_.engine, "classifier: jit (native code) or interp (the reference interpreter)")
         ->check(CLI::IsMember({"interp", "jit"}))
         ->capture_default_str();
   }
@@ -146,11 +147,6 @@ int runReplay(const ReplayOptions& o) {
   DiagnosticEngine diags(o.rules == "-" ? "<stdin>" : o.rules);
   ParseOptions po;
   po.family = rs.family;
-  if (o.engine != "interp") {
-    std::cerr << "nfjit replay: error: engine `" << o.engine
-              << "' is not available in this build (the JIT classifier is not implemented yet); use --engine interp\n";
-    return 2;
-  }
   if (auto use = firstConntrackUse(rs)) {
     diags.error(use->loc, use->what + " needs connection tracking, which nfjit replay does not model yet; "
                                       "only stateless rulesets can be replayed for now");
@@ -227,7 +223,14 @@ int runReplay(const ReplayOptions& o) {
       default: return false;
     }
   };
-  HookPipeline pipe(rs, host);
+  std::unique_ptr<Classifier> engine;
+  try {
+    if (o.engine == "jit") engine = std::make_unique<jit::JitClassifier>(rs);
+  } catch (const std::exception& e) {
+    std::cerr << "nfjit replay: error: JIT compilation failed: " << e.what() << "\n";
+    return 2;
+  }
+  HookPipeline pipe(rs, host, std::move(engine));
   std::map<std::string, uint64_t> fates;
   uint64_t n = 0;
   CapturedPacket pkt;
@@ -294,7 +297,7 @@ int runReplay(const ReplayOptions& o) {
   }
   if (!o.countersOut.empty()) {
     Ruleset withCounters = parseRestore(loaded->text, po, diags);  // a fresh copy to annotate
-    pipe.interpreter().counters().applyTo(withCounters);
+    pipe.classifier().counters().applyTo(withCounters);
     std::string dump = printRuleset(withCounters);
     if (o.countersOut == "-") {
       std::cout << dump;

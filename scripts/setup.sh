@@ -6,7 +6,7 @@ PACKAGES=(
   antlr4 libantlr4-runtime-dev default-jre-headless
   llvm-19-dev clang-19 libclang-rt-19-dev
   libz3-dev libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev
-  libcli11-dev nlohmann-json3-dev libfmt-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev libdpdk-dev
   iptables iproute2 conntrack netbase procps
 )
 missing=()

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/interp/Classifier.h"
 #include "compiler/ir/Ruleset.h"
 #include "runtime/packet/PacketView.h"
 
@@ -42,13 +43,13 @@ struct TraversalResult {
   bool hotdrop = false;
 };
 
-class Interpreter {
+class Interpreter final : public Classifier {
  public:
   explicit Interpreter(const Ruleset& rs);
   // Traverses table's built-in chain for `hook`; a table without that chain
   // accepts. Counts into counters().
-  TraversalResult run(std::string_view table, Hook hook, EvalContext& ctx);
-  CounterSet& counters() { return counters_; }
+  TraversalResult run(std::string_view table, Hook hook, EvalContext& ctx) override;
+  CounterSet& counters() override { return counters_; }
   const Ruleset& ruleset() const { return rs_; }
 
  private:

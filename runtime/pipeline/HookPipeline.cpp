@@ -21,7 +21,8 @@ const char* fateName(PipelineResult::Fate f) {
   return "?";
 }
 
-HookPipeline::HookPipeline(const Ruleset& rs, HostModel host) : rs_(rs), host_(std::move(host)), interp_(rs) {}
+HookPipeline::HookPipeline(const Ruleset& rs, HostModel host, std::unique_ptr<Classifier> engine)
+    : rs_(rs), host_(std::move(host)), engine_(engine ? std::move(engine) : std::make_unique<Interpreter>(rs)) {}
 
 bool HookPipeline::isLocal(const IpAddr& a) const {
   for (const auto& l : host_.localAddrs)
@@ -90,7 +91,7 @@ bool HookPipeline::runHook(PacketView& pv, const char* table, Hook h, PipelineRe
   EvalContext ctx{pv};
   ctx.nowNs = nowNs;
   ctx.wallSec = wallSec;
-  HookStep step{table, h, interp_.run(table, h, ctx)};
+  HookStep step{table, h, engine_->run(table, h, ctx)};
   const bool ran = !step.result.matched.empty() || step.result.hotdrop;
   const Verdict v = step.result.verdict;
   // Side effects accumulate over the packet's whole path.

@@ -5,6 +5,7 @@
 // POSTROUTING. nat chains see only a connection's first packet.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -68,12 +69,13 @@ const char* fateName(PipelineResult::Fate f);
 
 class HookPipeline {
  public:
-  HookPipeline(const Ruleset& rs, HostModel host);
+  // Classifies with `engine`, or with the reference interpreter when null.
+  HookPipeline(const Ruleset& rs, HostModel host, std::unique_ptr<Classifier> engine = nullptr);
   // Processes one IP packet in place (the forward path rewrites the TTL).
   // `inIface` overrides the host's arrival interface (pcapng knows it per packet).
   PipelineResult process(uint8_t* l3, uint32_t len, PktType pktType, std::array<uint8_t, 6> srcMac, bool hasMac,
                          uint64_t nowNs, uint64_t wallSec, const std::string& inIface = {});
-  Interpreter& interpreter() { return interp_; }
+  Classifier& classifier() { return *engine_; }
 
  private:
   bool isLocal(const IpAddr& a) const;
@@ -88,7 +90,7 @@ class HookPipeline {
 
   const Ruleset& rs_;
   HostModel host_;
-  Interpreter interp_;
+  std::unique_ptr<Classifier> engine_;
   // Flows already seen (both directions): the nat table is consulted only for
   // the first packet of a connection. The conntrack runtime will replace this.
   std::set<std::vector<uint8_t>> flows_;

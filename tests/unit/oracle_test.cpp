@@ -9,12 +9,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <tuple>
 #include <memory>
 #include <sstream>
 
 #include "compiler/frontend/Printer.h"
 #include "compiler/frontend/RestoreParser.h"
 #include "runtime/pipeline/HookPipeline.h"
+#include "compiler/jit/Jit.h"
 #include "runtime/pipeline/ConntrackNeeds.h"
 #include "tests/support/RandomRuleset.h"
 #include "tests/support/RulesetPackets.h"
@@ -46,13 +48,17 @@ struct ModelRun {
   std::string traces;
 };
 
-ModelRun runModel(Family f, const std::string& rules, const std::vector<std::vector<uint8_t>>& packets) {
+enum class Engine { Interp, Jit };
+
+ModelRun runModel(Family f, const std::string& rules, const std::vector<std::vector<uint8_t>>& packets, Engine engine) {
   DiagnosticEngine d("oracle");
   ParseOptions po;
   po.family = f;
   ModelRun mr;
   Ruleset rs = parseRestore(rules, po, d);
-  HookPipeline pipe(rs, oracleHost(f));
+  std::unique_ptr<Classifier> classifier;
+  if (engine == Engine::Jit) classifier = std::make_unique<jit::JitClassifier>(rs);
+  HookPipeline pipe(rs, oracleHost(f), std::move(classifier));
   std::ostringstream tr;
   for (const auto& p : packets) {
     auto copy = p;
@@ -67,7 +73,7 @@ ModelRun runModel(Family f, const std::string& rules, const std::vector<std::vec
   }
   mr.traces = tr.str();
   mr.counted = parseRestore(rules, po, d);
-  pipe.interpreter().counters().applyTo(mr.counted);
+  pipe.classifier().counters().applyTo(mr.counted);
   return mr;
 }
 
@@ -118,7 +124,8 @@ struct Verdict {
   std::string diff;  // empty = equal
 };
 
-Verdict compareOnce(Topology& topo, const std::string& rules, const std::vector<std::vector<uint8_t>>& packets) {
+Verdict compareOnce(Topology& topo, const std::string& rules, const std::vector<std::vector<uint8_t>>& packets,
+                    Engine engine = Engine::Jit) {
   Verdict v;
   auto rr = topo.load(rules);
   if (!rr.ok) {
@@ -135,7 +142,7 @@ Verdict compareOnce(Topology& topo, const std::string& rules, const std::vector<
     v.diff = "nfjit cannot parse the kernel's save output: " + d.format(d.diagnostics().front()) + "\n" + save;
     return v;
   }
-  ModelRun m = runModel(topo.family(), rules, packets);
+  ModelRun m = runModel(topo.family(), rules, packets, engine);
   std::string diff = counterDiff(kernel, m.counted);
   // Forwarded packets must be byte-identical; the host's own packets carry
   // kernel-chosen IP IDs, so those compare by length.
@@ -167,7 +174,7 @@ Verdict compareOnce(Topology& topo, const std::string& rules, const std::vector<
   return v;
 }
 
-class OracleTest : public ::testing::TestWithParam<Family> {
+class OracleTest : public ::testing::TestWithParam<std::tuple<Family, Engine>> {
  protected:
   void SetUp() override {
     if (auto why = netnsSkipReason()) GTEST_SKIP() << *why;
@@ -177,7 +184,8 @@ class OracleTest : public ::testing::TestWithParam<Family> {
 Topology& sharedTopology(Family f);
 
 TEST_P(OracleTest, RandomRulesetsMatchKernelCounters) {
-  Family f = GetParam();
+  const Family f = std::get<0>(GetParam());
+  const Engine engine = std::get<1>(GetParam());
   Topology& topo = sharedTopology(f);
   unsigned failures = 0;
   const unsigned n = caseCount();
@@ -194,13 +202,13 @@ TEST_P(OracleTest, RandomRulesetsMatchKernelCounters) {
       ++failures;
       continue;
     }
-    Verdict v = compareOnce(topo, gc.rules, gc.packets);
+    Verdict v = compareOnce(topo, gc.rules, gc.packets, engine);
     if (v.diff.empty()) continue;
     ++failures;
     // Reduce to the single packet that shows the difference.
     std::string reproducer;
     for (const auto& p : gc.packets) {
-      Verdict one = compareOnce(topo, gc.rules, {p});
+      Verdict one = compareOnce(topo, gc.rules, {p}, engine);
       if (!one.diff.empty()) {
         reproducer = "packet " + hex(p) + "\n" + one.diff;
         break;
@@ -297,8 +305,13 @@ INSTANTIATE_TEST_SUITE_P(Corpus, OracleCorpusTest, ::testing::ValuesIn(stateless
                            return n;
                          });
 
-INSTANTIATE_TEST_SUITE_P(Kernel, OracleTest, ::testing::Values(Family::IPv4, Family::IPv6),
-                         [](const auto& info) { return info.param == Family::IPv4 ? "IPv4" : "IPv6"; });
+INSTANTIATE_TEST_SUITE_P(Kernel, OracleTest,
+                         ::testing::Combine(::testing::Values(Family::IPv4, Family::IPv6),
+                                            ::testing::Values(Engine::Interp, Engine::Jit)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) == Family::IPv4 ? "IPv4" : "IPv6") +
+                                  (std::get<1>(info.param) == Engine::Jit ? "_jit" : "_interp");
+                         });
 
 }  // namespace
 }  // namespace nfjit::testing

@@ -158,10 +158,37 @@ TEST(Replay, RejectsStatefulRulesetsAndBadInput) {
   EXPECT_NE(r.err.find("--local `300.1.1.1'"), std::string::npos);
   r = runCommand({NFJIT_BINARY, "replay", ok, "--pcap", in, "--route", "10.0.0.0/40=in0"});
   EXPECT_EQ(r.exitCode, 2);
-  r = runCommand({NFJIT_BINARY, "replay", ok, "--pcap", in, "--engine", "jit"});
+  r = runCommand({NFJIT_BINARY, "replay", ok, "--pcap", in, "--engine", "bogus"});
   EXPECT_EQ(r.exitCode, 2);
   r = runCommand({NFJIT_BINARY, "replay", ok});
   EXPECT_EQ(r.exitCode, 2);  // --pcap is required
+}
+
+TEST(Replay, EnginesGiveIdenticalCounters) {
+  TempDir t;
+  auto rules = t.file("r.rules", kRules);
+  std::vector<std::vector<uint8_t>> frames;
+  for (uint16_t port : {22, 53, 79, 80, 81, 443}) {
+    for (uint8_t proto : {6, 17}) {
+      PacketSpec s;
+      s.proto = proto;
+      s.dport = port;
+      s.dst = port == 22 ? "192.0.2.1" : "198.51.100.20";
+      frames.push_back(ethernet(buildPacket(s), Family::IPv4));
+    }
+  }
+  auto in = t.file("in.pcap");
+  writePcap(in, frames);
+  std::string counters[2];
+  int i = 0;
+  for (const char* engine : {"jit", "interp"}) {
+    auto r = runCommand({NFJIT_BINARY, "replay", rules, "--pcap", in, "--local", "192.0.2.1", "--engine", engine,
+                         "--counters", "-"});
+    ASSERT_TRUE(r.ok()) << engine << ": " << r.describe();
+    counters[i++] = r.out;
+  }
+  EXPECT_EQ(counters[0], counters[1]);
+  EXPECT_NE(counters[0].find("[2:"), std::string::npos) << counters[0];
 }
 
 TEST(Replay, PcapngCarriesInterfaces) {
