@@ -2,6 +2,7 @@
 // limit byte (kernel: ipt_ttl.c, ip6t_hl.c, both in xt_hl.c).
 #pragma once
 #include "compiler/extensions/hdr_common.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit::hdr {
 
@@ -47,6 +48,15 @@ class TtlMatch final : public MatchExt {
       case Mode::Gt: w.opt(base + "gt"); break;
     }
     w.num(value_);
+  }
+  bool lower(LoweringContext& c) const override {
+    switch (mode_) {
+      case Mode::Eq: c.require(c.range(Field::Ttl, value_, value_)); break;
+      case Mode::Ne: c.require(c.negate(c.range(Field::Ttl, value_, value_))); break;
+      case Mode::Lt: c.require(value_ == 0 ? c.constant(false) : c.range(Field::Ttl, 0, value_ - 1u)); break;
+      case Mode::Gt: c.require(value_ == 255 ? c.constant(false) : c.range(Field::Ttl, value_ + 1u, 255)); break;
+    }
+    return true;
   }
   bool match(EvalContext& ctx) const override {
     uint8_t t = ttlOrHopLimit(ctx.pkt);

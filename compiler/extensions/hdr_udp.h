@@ -2,6 +2,7 @@
 // source/destination port ranges on an 8-byte header.
 #pragma once
 #include "compiler/extensions/hdr_common.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit::hdr {
 
@@ -35,6 +36,14 @@ class UdpLikeMatch final : public MatchExt {
     // A full range without `!' is no test at all and is omitted.
     if (!(sport_ == args::Range{0, 65535}) || invS_) saveRange(w, "sport", sport_, invS_);
     if (!(dport_ == args::Range{0, 65535}) || invD_) saveRange(w, "dport", dport_, invD_);
+  }
+  bool lower(LoweringContext& c) const override {
+    c.require(c.range(Field::Frag, 0, 0));
+    auto t = c.range(Field::Sport, sport_.lo, sport_.hi);
+    c.require(invS_ ? c.negate(t) : t);
+    t = c.range(Field::Dport, dport_.lo, dport_.hi);
+    c.require(invD_ ? c.negate(t) : t);
+    return true;
   }
   bool match(EvalContext& ctx) const override {
     const PacketView& p = ctx.pkt;

@@ -1,5 +1,6 @@
 // -m comment: no effect on packets, up to 255 characters of text.
 #include "compiler/extensions/ExtensionApi.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit {
 namespace {
@@ -21,6 +22,7 @@ class CommentMatch final : public MatchExt {
     if (!set_) ctx.fail("comment match requires --comment");
   }
   void save(SaveWriter& w) const override { w.opt("comment").str(text_); }
+  bool lower(LoweringContext&) const override { return true; }
   bool match(EvalContext&) const override { return true; }
 
   std::string text_;

@@ -2,6 +2,7 @@
 // addresses/ports, protocol, expiry and direction (kernel: xt_conntrack.c).
 #include "compiler/extensions/ExtensionApi.h"
 #include "compiler/extensions/meta_common.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit {
 namespace {
@@ -107,6 +108,14 @@ class ConntrackMatch final : public MatchExt {
     }
     if (on(kExpire)) w.opt("ctexpire", inv(kExpire)).word(args::formatRange(expire_));
     if (on(kDir)) w.opt("ctdir").word(inv(kDir) ? "REPLY" : "ORIGINAL");
+  }
+  bool lower(LoweringContext& c) const override {
+    // Only --ctstate is a packet attribute here; the tuple, status and
+    // expiry options are unknown to the verifier.
+    if (have_ != (1u << kState)) return false;
+    auto t = c.negate(c.maskEq(Field::CtState, 0, stateMask_));
+    c.require((inv_ >> kState) & 1u ? c.negate(t) : t);
+    return true;
   }
   bool match(EvalContext& ctx) const override {
     const ConnInfo& ct = ctx.pkt.ct;

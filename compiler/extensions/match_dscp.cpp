@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "compiler/extensions/hdr_common.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit {
 namespace {
@@ -52,6 +53,11 @@ class DscpMatch final : public MatchExt {
     char buf[8];
     std::snprintf(buf, sizeof buf, "0x%02x", dscp_);
     w.opt("dscp", inv_).word(buf);
+  }
+  bool lower(LoweringContext& c) const override {
+    auto t = c.maskEq(Field::Tos, uint64_t(dscp_) << 2, 0xfc);
+    c.require(inv_ ? c.negate(t) : t);
+    return true;
   }
   bool match(EvalContext& ctx) const override { return ((hdr::dsfield(ctx.pkt) >> 2) == dscp_) != inv_; }
 

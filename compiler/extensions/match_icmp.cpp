@@ -1,5 +1,6 @@
 // -m icmp (IPv4): type and code range (kernel: ip_tables.c icmp_match).
 #include "compiler/extensions/hdr_icmp.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit {
 namespace {
@@ -31,6 +32,14 @@ class IcmpMatch final : public MatchExt {
     std::string s = std::to_string(spec_.type);
     if (spec_.codeMin != 0 || spec_.codeMax != 0xff) s += "/" + std::to_string(spec_.codeMin);
     w.word(s);
+  }
+  bool lower(LoweringContext& c) const override {
+    c.require(c.range(Field::Frag, 0, 0));
+    auto t = spec_.type == 0xff ? c.constant(true)
+                                : c.allOf({c.range(Field::IcmpType, spec_.type, spec_.type),
+                                           c.range(Field::IcmpCode, spec_.codeMin, spec_.codeMax)});
+    c.require(inv_ ? c.negate(t) : t);
+    return true;
   }
   bool match(EvalContext& ctx) const override {
     const PacketView& p = ctx.pkt;

@@ -1,6 +1,7 @@
 // -m icmp6 (also -m icmpv6 / -m ipv6-icmp): ICMPv6 type and code range
 // (kernel: ip6_tables.c icmp6_match).
 #include "compiler/extensions/hdr_icmp.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit {
 namespace {
@@ -26,6 +27,13 @@ class Icmp6Match final : public MatchExt {
     std::string s = std::to_string(spec_.type);
     if (spec_.codeMin != 0 || spec_.codeMax != 0xff) s += "/" + std::to_string(spec_.codeMin);
     w.opt("icmpv6-type", inv_).word(s);
+  }
+  bool lower(LoweringContext& c) const override {
+    c.require(c.range(Field::Frag, 0, 0));
+    auto t = c.allOf({c.range(Field::IcmpType, spec_.type, spec_.type),
+                      c.range(Field::IcmpCode, spec_.codeMin, spec_.codeMax)});
+    c.require(inv_ ? c.negate(t) : t);
+    return true;
   }
   bool match(EvalContext& ctx) const override {
     const PacketView& p = ctx.pkt;

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "compiler/extensions/hdr_common.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit {
 namespace {
@@ -43,6 +44,17 @@ class IprangeMatch final : public MatchExt {
       w.opt(i == 0 ? "src-range" : "dst-range", s.inv)
           .word(formatIpAddr(fam_, s.min) + "-" + formatIpAddr(fam_, s.max));
     }
+  }
+  bool lower(LoweringContext& c) const override {
+    if (src_.set) {
+      auto t = c.addrRange(Field::Src, src_.min, src_.max);
+      c.require(src_.inv ? c.negate(t) : t);
+    }
+    if (dst_.set) {
+      auto t = c.addrRange(Field::Dst, dst_.min, dst_.max);
+      c.require(dst_.inv ? c.negate(t) : t);
+    }
+    return true;
   }
   bool match(EvalContext& ctx) const override {
     auto test = [&](const Side& s, const IpAddr& a) {

@@ -1,6 +1,7 @@
 // -m length: IP packet length range (kernel: xt_length.c). IPv4 uses the
 // total-length field, IPv6 the payload length plus the 40-byte header.
 #include "compiler/extensions/hdr_common.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit {
 namespace {
@@ -22,6 +23,11 @@ class LengthMatch final : public MatchExt {
     if (!set_) ctx.fail("length match requires --length");
   }
   void save(SaveWriter& w) const override { hdr::saveRange(w, "length", range_, inv_); }
+  bool lower(LoweringContext& c) const override {
+    auto t = c.range(Field::Length, range_.lo, range_.hi);
+    c.require(inv_ ? c.negate(t) : t);
+    return true;
+  }
   bool match(EvalContext& ctx) const override {
     const PacketView& p = ctx.pkt;
     uint8_t b[2];

@@ -1,6 +1,7 @@
 // -m mark: the packet's nfmark under a mask (kernel: xt_mark.c).
 #include "compiler/extensions/ExtensionApi.h"
 #include "compiler/extensions/meta_common.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit {
 namespace {
@@ -26,6 +27,11 @@ class MarkMatch final : public MatchExt {
   void save(SaveWriter& w) const override {
     w.opt("mark", inv_);
     meta::saveMarkMask(w, mark_, mask_);
+  }
+  bool lower(LoweringContext& c) const override {
+    auto t = c.maskEq(Field::Mark, mark_, mask_);
+    c.require(inv_ ? c.negate(t) : t);
+    return true;
   }
   bool match(EvalContext& ctx) const override { return ((ctx.pkt.mark & mask_) == mark_) != inv_; }
 

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "compiler/extensions/hdr_common.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit {
 namespace {
@@ -62,6 +63,17 @@ class MultiportMatch final : public MatchExt {
       s += args::formatRange(r);
     }
     w.word(s);
+  }
+  bool lower(LoweringContext& c) const override {
+    c.require(c.range(Field::Frag, 0, 0));
+    std::vector<LoweringContext::Term> any;
+    for (const auto& r : ports_) {
+      if (dir_ != Dir::Destination) any.push_back(c.range(Field::Sport, r.lo, r.hi));
+      if (dir_ != Dir::Source) any.push_back(c.range(Field::Dport, r.lo, r.hi));
+    }
+    auto t = c.anyOf(any);
+    c.require(invert_ ? c.negate(t) : t);
+    return true;
   }
   bool match(EvalContext& ctx) const override {
     const PacketView& p = ctx.pkt;

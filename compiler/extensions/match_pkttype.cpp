@@ -2,6 +2,7 @@
 #include <strings.h>
 
 #include "compiler/extensions/hdr_common.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit {
 namespace {
@@ -45,6 +46,11 @@ class PkttypeMatch final : public MatchExt {
         return;
       }
     w.num(type_);
+  }
+  bool lower(LoweringContext& c) const override {
+    auto t = c.range(Field::PktType, type_, type_);
+    c.require(inv_ ? c.negate(t) : t);
+    return true;
   }
   bool match(EvalContext& ctx) const override {
     return (static_cast<uint8_t>(ctx.pkt.pktType) == type_) != inv_;

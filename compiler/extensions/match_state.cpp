@@ -2,6 +2,7 @@
 // implements it as an alias of conntrack --ctstate, saved as --state).
 #include "compiler/extensions/ExtensionApi.h"
 #include "compiler/extensions/meta_common.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit {
 namespace {
@@ -25,6 +26,11 @@ class StateMatch final : public MatchExt {
   }
   void save(SaveWriter& w) const override {
     w.opt("state", inv_).word(meta::formatStateList(mask_));
+  }
+  bool lower(LoweringContext& c) const override {
+    auto t = c.negate(c.maskEq(Field::CtState, 0, mask_));
+    c.require(inv_ ? c.negate(t) : t);
+    return true;
   }
   bool match(EvalContext& ctx) const override {
     return ((meta::packetStateBits(ctx.pkt.ct, false) & mask_) != 0) != inv_;

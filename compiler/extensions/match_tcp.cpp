@@ -2,6 +2,7 @@
 #include <array>
 
 #include "compiler/extensions/ExtensionApi.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit {
 namespace {
@@ -101,6 +102,17 @@ class TcpMatch final : public MatchExt {
       saveTcpFlags(w, flagMask_);
       saveTcpFlags(w, flagCmp_);
     }
+  }
+  bool lower(LoweringContext& c) const override {
+    if (option_) return false;  // TCP options are not modelled
+    c.require(c.range(Field::Frag, 0, 0));
+    auto t = c.range(Field::Sport, sport_.lo, sport_.hi);
+    c.require(invSport_ ? c.negate(t) : t);
+    t = c.range(Field::Dport, dport_.lo, dport_.hi);
+    c.require(invDport_ ? c.negate(t) : t);
+    t = c.maskEq(Field::TcpFlags, flagCmp_, flagMask_);
+    c.require(invFlags_ ? c.negate(t) : t);
+    return true;
   }
   bool match(EvalContext& ctx) const override {
     const PacketView& p = ctx.pkt;

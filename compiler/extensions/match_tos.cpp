@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "compiler/extensions/hdr_common.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit {
 namespace {
@@ -56,6 +57,11 @@ class TosMatch final : public MatchExt {
     char buf[16];
     std::snprintf(buf, sizeof buf, "0x%02x/0x%02x", value_, mask_);
     w.opt("tos", inv_).word(buf);
+  }
+  bool lower(LoweringContext& c) const override {
+    auto t = c.maskEq(Field::Tos, value_, mask_);
+    c.require(inv_ ? c.negate(t) : t);
+    return true;
   }
   bool match(EvalContext& ctx) const override { return ((hdr::dsfield(ctx.pkt) & mask_) == value_) != inv_; }
 

@@ -1,5 +1,6 @@
 // -j MARK: skb->mark = (mark & ~mask) ^ value (kernel: xt_mark.c, revision 2).
 #include "compiler/extensions/tgt_util.h"
+#include "compiler/ir/Lowering.h"
 
 namespace nfjit {
 namespace {
@@ -51,6 +52,10 @@ class MarkTarget final : public TargetExt {
   }
   void save(SaveWriter& w) const override {
     w.opt("set-xmark").word(tgt::hexw(mark_, 0) + "/" + tgt::hexw(mask_, 0));
+  }
+  bool lowerEffect(LoweringContext& c) const override {
+    c.setXor(Field::Mark, mark_, mask_);
+    return true;
   }
   Verdict apply(EvalContext& ctx) const override {
     ctx.pkt.mark = (ctx.pkt.mark & ~mask_) ^ mark_;

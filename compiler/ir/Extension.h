@@ -18,6 +18,7 @@ namespace nfjit {
 
 struct PacketView;
 struct Rule;
+class LoweringContext;
 class SaveWriter;
 
 enum class ArgKind : uint8_t {
@@ -172,6 +173,9 @@ class MatchExt : public Extension {
   // True for matches whose result depends on state beyond the packet
   // (limit, recent, quota...): the verifier treats them as unknown.
   virtual bool isStateful() const { return false; }
+  // For the verifier: describes the match through ctx.require(); false when
+  // the match cannot be expressed (the verifier treats it as unknown).
+  virtual bool lower(LoweringContext& /*ctx*/) const { return false; }
 };
 
 enum class Verdict : uint8_t {
@@ -190,6 +194,11 @@ class TargetExt : public Extension {
   virtual Verdict apply(EvalContext& ctx) const = 0;
   // Terminating targets end the traversal; LOG/MARK... do not.
   virtual bool isTerminating() const = 0;
+  // For the verifier, non-terminating targets: describes how the target
+  // changes packet fields (ctx.setXor) and returns true; false when its
+  // effect on later matches is unknown. Targets that change nothing a
+  // match can see (LOG, NFLOG...) need not override: see verifier/.
+  virtual bool lowerEffect(LoweringContext& /*ctx*/) const { return false; }
 };
 
 using MatchFactory = std::function<std::unique_ptr<MatchExt>(Family)>;

@@ -1,0 +1,90 @@
+// nfjit query: is there a packet matching EXPR that a chain decides with a
+// given verdict? A witness, or a proof that none exists.
+#include <iostream>
+
+#include "compiler/frontend/RestoreParser.h"
+#include "driver/Command.h"
+#include "verifier/Report.h"
+#include "verifier/Verifier.h"
+
+namespace nfjit::driver {
+namespace {
+
+class QueryCommand final : public Command {
+ public:
+  std::string name() const override { return "query"; }
+  std::string description() const override {
+    return "find a packet matching --where that --chain decides with --verdict, or prove there is none";
+  }
+  int order() const override { return 22; }
+  void setup(CLI::App& sub) override {
+    sub.add_flag("-6,--ipv6", ipv6_, "the file is ip6tables-save output");
+    sub.add_flag("--json", json_, "the result as JSON on stdout");
+    sub.add_option("--table", table_, "the table (default filter)");
+    sub.add_option("--chain", chain_, "a built-in chain")->required();
+    sub.add_option("--where", where_, "the packets, in iptables match syntax (e.g. \"-p tcp --dport 22\")");
+    sub.add_option("--verdict", verdict_, "ACCEPT, DROP or QUEUE (default: any)");
+    sub.add_option("RULES", file_, "rules file (- for stdin)")->required();
+  }
+  int run() override {
+    std::string shown = file_ == "-" ? "<stdin>" : file_;
+    DiagnosticEngine diags(shown);
+    auto text = readInputFile(file_, diags);
+    if (!text) {
+      diags.print(std::cerr);
+      return 2;
+    }
+    ParseOptions po;
+    po.family = ipv6_ ? Family::IPv6 : Family::IPv4;
+    Ruleset rs = parseRestore(*text, po, diags);
+    diags.print(std::cerr);
+    if (diags.hasErrors()) return 2;
+    // The expression is parsed as the match part of a rule in the chain.
+    std::string w = "*" + table_ + "\n:" + chain_ + " ACCEPT [0:0]\n-A " + chain_ + " " + where_ + "\nCOMMIT\n";
+    DiagnosticEngine wd("--where");
+    Ruleset wrs = parseRestore(w, po, wd);
+    wd.print(std::cerr);
+    if (wd.hasErrors() || wrs.tables.empty()) return 2;
+    const Chain* wc = wrs.tables[0].findChain(chain_);
+    if (!wc || wc->rules.size() != 1) {
+      std::cerr << "--where: error: not a rule's match part\n";
+      return 2;
+    }
+    for (char& c : verdict_) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    verifier::QueryResult q;
+    try {
+      q = verifier::queryRuleset(rs, table_, chain_, wc->rules[0], verdict_);
+    } catch (const std::exception& e) {
+      std::cerr << "nfjit query: error: " << e.what() << "\n";
+      return 2;
+    }
+    if (json_) {
+      nlohmann::json j = {{"found", q.found}, {"definite", q.definite}, {"verdict", q.verdict},
+                          {"replayed", q.replayed}};
+      j["witness"] = q.witness ? verifier::witnessJson(*q.witness) : nlohmann::json(nullptr);
+      j["decided_by"] = nlohmann::json::array();
+      for (const auto& r : q.decidedBy) j["decided_by"].push_back({{"line", r.loc.line}, {"rule", r.text}});
+      std::cout << j.dump(2) << "\n";
+    } else if (q.found) {
+      std::cout << "found: " << q.witness->describe() << "\n  verdict: " << q.verdict;
+      for (const auto& r : q.decidedBy) std::cout << " (" << shown << ":" << r.loc.line << ": " << r.text << ")";
+      if (q.decidedBy.empty()) std::cout << " (policy)";
+      std::cout << (q.replayed ? "" : "\n  [not confirmed by the interpreter]") << "\n";
+    } else {
+      std::cout << "none: no packet matching the expression gets " << (verdict_.empty() ? "any verdict" : verdict_)
+                << " in " << chain_ << (q.definite ? "" : " (for the modelled behaviours of unknown matches)")
+                << "\n";
+    }
+    // Like grep: 0 when a packet was found, 1 when none exists.
+    return q.found ? 0 : 1;
+  }
+
+ private:
+  bool ipv6_ = false, json_ = false;
+  std::string file_, table_ = "filter", chain_, where_, verdict_;
+};
+
+NFJIT_REGISTER_COMMAND(QueryCommand);
+
+}  // namespace
+}  // namespace nfjit::driver

@@ -1,0 +1,404 @@
+// nfjit check: shadowed rules, rules that never match, unreachable chains.
+#include "verifier/Checks.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include "compiler/frontend/Printer.h"
+
+namespace nfjit::verifier {
+
+RuleRefV makeRuleRef(const Ruleset& rs, size_t table, size_t chain, size_t rule) {
+  RuleRefV r;
+  const Table& t = rs.tables[table];
+  const Chain& ch = t.chains[chain];
+  r.table = table;
+  r.chain = chain;
+  r.rule = rule;
+  r.tableName = t.name;
+  r.chainName = ch.name;
+  if (rule < ch.rules.size()) {
+    r.loc = ch.rules[rule].loc;
+    r.text = printRule(ch.rules[rule], ch.name, rs.family);
+    while (!r.text.empty() && r.text.back() == '\n') r.text.pop_back();
+    r.label = targetLabel(ch.rules[rule].target);
+  } else {
+    r.loc = ch.loc;
+    r.text = ":" + ch.name;
+  }
+  return r;
+}
+
+HookSolver::HookSolver(z3::context& c, const SymPacket& pkt) : s_(c, "QF_BV") {
+  // A query that takes longer is answered "unknown" and yields no finding.
+  z3::params p(c);
+  p.set("timeout", 3000u);
+  s_.set(p);
+  auto bv = [&](uint64_t v, unsigned w) { return c.bv_val(v, w); };
+  const bool v4 = pkt.family == Family::IPv4;
+  auto addr = [&](const char* a) {
+    IpAddr ip = *parseIpAddr(pkt.family, a);
+    if (v4) return bv(ip.v4(), 32);
+    uint64_t hi = 0, lo = 0;
+    for (int i = 0; i < 8; ++i) {
+      hi = hi << 8 | ip.b[i];
+      lo = lo << 8 | ip.b[8 + i];
+    }
+    return z3::concat(bv(hi, 64), bv(lo, 64));
+  };
+  prefs_ = {pkt.frag == bv(0, 1),
+            pkt.ctstate == bv(kCtNew, 8),
+            pkt.mark == bv(0, 32),
+            pkt.tos == bv(0, 8),
+            pkt.pktType == bv(0, 8),
+            pkt.ttl == bv(64, 8),
+            pkt.tcpFlags == bv(0x02, 8),
+            pkt.proto == bv(6, 8),
+            pkt.length == bv(v4 ? 20 : 40, 16) + z3::ite(pkt.proto == bv(6, 8), bv(20, 16), bv(8, 16)),
+            pkt.sport == bv(40000, 16),
+            pkt.dport == bv(80, 16),
+            pkt.icmpType == bv(v4 ? 8 : 128, 8) && pkt.icmpCode == bv(0, 8),
+            pkt.src == addr(v4 ? "192.0.2.10" : "2001:db8:1::10"),
+            pkt.dst == addr(v4 ? "198.51.100.20" : "2001:db8:2::20")};
+  for (int h = 0; h < 5; ++h) {
+    lits_.push_back(c.bool_const(("hook_" + std::to_string(h)).c_str()));
+    s_.add(z3::implies(lits_.back(), pkt.wellFormed(static_cast<Hook>(h))));
+  }
+}
+
+z3::check_result HookSolver::check(const z3::expr& e, Hook h, const std::vector<z3::expr>& extra) {
+  ++calls;
+  z3::expr_vector as(s_.ctx());
+  as.push_back(hookLit(h));
+  for (const auto& x : extra) as.push_back(x);
+  // Pure assumption queries leave the solver's state alone (push/pop makes
+  // the incremental SAT core redo its preprocessing).
+  const bool scoped = !e.is_true();
+  if (scoped) {
+    s_.push();
+    s_.add(e);
+  }
+  auto r = s_.check(as);
+  if (r == z3::sat) model_.emplace(s_.get_model());
+  if (scoped) s_.pop();
+  return r;
+}
+
+z3::check_result HookSolver::checkNice(const z3::expr& e, Hook h, const std::vector<z3::expr>& extra) {
+  auto r = check(e, h, extra);
+  if (r != z3::sat) return r;
+  std::vector<z3::expr> keep = extra;
+  for (const auto& p : prefs_) {
+    keep.push_back(p);
+    if (check(e, h, keep) != z3::sat) keep.pop_back();
+  }
+  return check(e, h, keep);
+}
+
+namespace {
+
+enum class Status : uint8_t { NoOccurrence, Unsat, Shadowed, PossiblyShadowed, Reachable };
+
+struct OccRef {
+  size_t trav, occ;
+};
+
+
+class Checker {
+ public:
+  Checker(const Ruleset& rs, const CheckOptions& opts)
+      : rs_(rs), opts_(opts), ifs_(buildIfaces(rs)), pkt_(c_, rs.family, ifs_), model_(c_, rs, pkt_, "r"),
+        hs_(c_, pkt_) {
+    // Every traversal defined once in the one incremental solver.
+    for (const auto& tr : model_.traversals()) {
+      WalkOptions wo;
+      wo.define = &hs_.solver();
+      defs_.push_back(model_.walk(tr, wo));
+    }
+    if (debug_)
+      std::fprintf(stderr, "nfjit check: model built, %zu traversals\n", model_.traversals().size());
+  }
+
+  CheckResult run() {
+    auto t0 = std::chrono::steady_clock::now();
+    std::map<std::tuple<size_t, size_t, size_t>, std::vector<OccRef>> occs;
+    const auto& tr = model_.traversals();
+    for (size_t ti = 0; ti < tr.size(); ++ti)
+      for (size_t oi = 0; oi < tr[ti].occs.size(); ++oi) {
+        const Occurrence& o = tr[ti].occs[oi];
+        occs[{o.table, o.chain, o.rule}].push_back({ti, oi});
+      }
+    size_t total = 0, done = 0;
+    for (const auto& t : rs_.tables)
+      for (const auto& ch : t.chains) total += ch.rules.size();
+    status_.resize(rs_.tables.size());
+    for (size_t t = 0; t < rs_.tables.size(); ++t) {
+      status_[t].resize(rs_.tables[t].chains.size());
+      for (size_t ch = 0; ch < rs_.tables[t].chains.size(); ++ch) {
+        const Chain& chain = rs_.tables[t].chains[ch];
+        status_[t][ch].assign(chain.rules.size(), Status::NoOccurrence);
+        for (size_t r = 0; r < chain.rules.size(); ++r) {
+          auto it = occs.find({t, ch, r});
+          if (it != occs.end()) {
+            auto r0 = std::chrono::steady_clock::now();
+            checkRule(t, ch, r, it->second);
+            double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - r0).count();
+            if (debug_ && dt > 0.05)
+              std::fprintf(stderr, "nfjit check: line %u took %.3f s (%zu occurrences)\n", chain.rules[r].loc.line, dt,
+                           it->second.size());
+          }
+          if (opts_.progress && (++done % 100 == 0 || done == 1)) opts_.progress(done, total);
+        }
+      }
+    }
+    unreachableChains();
+    std::stable_sort(out_.findings.begin(), out_.findings.end(),
+                     [](const Finding& a, const Finding& b) { return a.rule.loc.line < b.rule.loc.line; });
+    out_.stats.rules = total;
+    out_.stats.solverCalls = hs_.calls;
+    out_.stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return std::move(out_);
+  }
+
+ private:
+  static IfaceUniverse buildIfaces(const Ruleset& rs) {
+    IfaceUniverse u;
+    u.build({&rs});
+    return u;
+  }
+
+  // The conditions of the jumps that lead to an occurrence: a witness that
+  // satisfies them reaches the rule's chain unless an earlier rule decides.
+  z3::expr parentConds(const Traversal& tr, size_t oi) {
+    z3::expr_vector v(c_);
+    for (int p = tr.occs[oi].parent; p >= 0; p = tr.occs[p].parent) {
+      const Occurrence& o = tr.occs[p];
+      v.push_back(model_.lowered(o.table, o.chain, o.rule).cond);
+    }
+    return z3::mk_and(v);
+  }
+
+  void checkRule(size_t t, size_t ch, size_t r, const std::vector<OccRef>& occs) {
+    const LoweredRule& lr = model_.lowered(t, ch, r);
+    const auto& travs = model_.traversals();
+    Status st = Status::Unsat;
+    bool anyReachableOcc = false, allBlockedSomehow = true;
+    std::vector<std::string> possibleDeps;
+    std::optional<OccRef> firstLive;
+    if (!lr.box.empty) {
+      for (const OccRef& ref : occs) {
+        const Traversal& tr = travs[ref.trav];
+        const Occurrence& o = tr.occs[ref.occ];
+        if (o.pathBox.empty) continue;
+        if (!firstLive) firstLive = ref;
+        const WalkResult& w = defs_[ref.trav];
+        const std::vector<z3::expr> at = {w.activeAt[ref.occ], w.matchAt[ref.occ]};
+        auto res = hs_.check(c_.bool_val(true), tr.hook, at);
+        if (res == z3::unsat) continue;  // unknown (timeout) counts as reachable: no finding
+        anyReachableOcc = true;
+        // Three-valued: is there a behaviour of the earlier unknown matches
+        // (all of them matching) under which nothing reaches the rule?
+        std::vector<z3::expr> forced = at;
+        std::vector<std::string> deps;
+        std::set<unsigned> own;
+        for (const auto& u : lr.unknowns) own.insert(u.var.id());
+        for (const auto& u : w.unknowns)
+          if (u.stateful && !own.count(u.var.id())) {
+            forced.push_back(u.var);
+            // Name only the ones written before the rule (forcing later ones is harmless).
+            if (u.line < rs_.tables[t].chains[ch].rules[r].loc.line) deps.push_back(u.what);
+          }
+        if (forced.size() == at.size() || hs_.check(c_.bool_val(true), tr.hook, forced) != z3::unsat) {
+          allBlockedSomehow = false;
+          break;
+        }
+        possibleDeps.insert(possibleDeps.end(), deps.begin(), deps.end());
+      }
+    }
+    if (!anyReachableOcc) {
+      // Nothing reaches it: does it match anything at all?
+      Hook h = travs[occs.front().trav].hook;
+      if (!lr.box.empty) {
+        auto res = hs_.check(lr.cond, h);
+        st = res == z3::sat ? Status::Shadowed : res == z3::unsat ? Status::Unsat : Status::Reachable;
+        if (res == z3::unknown) ++timeouts_;
+      }
+    } else {
+      st = allBlockedSomehow ? Status::PossiblyShadowed : Status::Reachable;
+    }
+    status_[t][ch][r] = st;
+    if (st == Status::Unsat) reportUnsat(t, ch, r, travs[occs.front().trav].hook);
+    else if (st == Status::Shadowed || st == Status::PossiblyShadowed)
+      reportShadowed(t, ch, r, firstLive ? *firstLive : occs.front(), st == Status::Shadowed, possibleDeps);
+  }
+
+  void reportUnsat(size_t t, size_t ch, size_t r, Hook h) {
+    Finding f;
+    f.name = "unsatisfiable";
+    f.rule = makeRuleRef(rs_, t, ch, r);
+    f.hook = h;
+    const LoweredRule& lr = model_.lowered(t, ch, r);
+    f.message = "rule can never match: its conditions contradict each other";
+    if (!lr.unknowns.empty()) f.message += " (whatever its unmodelled matches do)";
+    f.witnessRole = "none: no packet matches";
+    f.replayed = true;  // nothing to replay
+    out_.findings.push_back(std::move(f));
+  }
+
+  void reportShadowed(size_t t, size_t ch, size_t r, OccRef ref, bool definite, std::vector<std::string> deps) {
+    const Traversal& tr = model_.traversals()[ref.trav];
+    const LoweredRule& lr = model_.lowered(t, ch, r);
+    Finding f;
+    f.name = "shadowed";
+    f.rule = makeRuleRef(rs_, t, ch, r);
+    f.hook = tr.hook;
+    f.definite = definite;
+    f.severity = definite ? Severity::Warning : Severity::Note;
+    for (const auto& u : lr.unknowns) deps.push_back(u.what);
+    std::sort(deps.begin(), deps.end());
+    deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+    f.dependsOn = deps;
+    // The smallest set of earlier rules that blocks it, from an unsat core.
+    const Occurrence& o = tr.occs[ref.occ];
+    WalkOptions wo;
+    wo.stopAt = static_cast<int>(ref.occ);
+    wo.filter = &o.pathBox;
+    wo.guards = true;
+    // An empty path box (the jumps that lead here contradict the rule)
+    // filters out the callers themselves: walk unfiltered then.
+    if (o.pathBox.empty) wo.filter = nullptr;
+    WalkResult w = model_.walk(tr, wo);
+    std::vector<z3::expr> extra;
+    std::map<unsigned, int> guardOcc;
+    for (const auto& [g, oi] : w.guards) {
+      extra.push_back(g);
+      guardOcc[g.id()] = oi;
+    }
+    if (!definite)
+      for (const auto& u : w.unknowns)
+        if (u.stateful) extra.push_back(u.var);
+    z3::expr goal = w.reach && w.matchAtStop ? (*w.reach && *w.matchAtStop) : c_.bool_val(false);
+    std::vector<z3::expr> core;
+    if (w.reach && hs_.check(goal, tr.hook, extra) == z3::unsat) {
+      auto cv = hs_.solver().unsat_core();
+      for (unsigned i = 0; i < cv.size(); ++i)
+        if (guardOcc.count(cv[i].id())) core.push_back(cv[i]);
+      // Greedy minimisation (cores are small in practice).
+      std::vector<z3::expr> rest;
+      for (const auto& u : extra)
+        if (!guardOcc.count(u.id())) rest.push_back(u);
+      for (size_t i = 0; core.size() > 1 && core.size() <= 16 && i < core.size();) {
+        std::vector<z3::expr> trial = rest;
+        for (size_t j = 0; j < core.size(); ++j)
+          if (j != i) trial.push_back(core[j]);
+        if (hs_.check(goal, tr.hook, trial) == z3::unsat) core.erase(core.begin() + static_cast<long>(i));
+        else ++i;
+      }
+    }
+    const std::string myLabel = targetLabel(rs_.tables[t].chains[ch].rules[r].target);
+    bool differs = false;
+    for (const auto& g : core) {
+      const Occurrence& b = tr.occs[guardOcc[g.id()]];
+      RuleRefV ref2 = makeRuleRef(rs_, b.table, b.chain, b.rule);
+      if (b.action == Action::Terminal && verdictClass(b.label) != verdictClass(myLabel)) differs = true;
+      f.related.push_back(std::move(ref2));
+    }
+    std::sort(f.related.begin(), f.related.end(),
+              [](const RuleRefV& a, const RuleRefV& b) { return a.loc.line < b.loc.line; });
+    std::string by;
+    for (const auto& x : f.related) by += (by.empty() ? "" : ", ") + std::to_string(x.loc.line);
+    f.message = std::string(definite ? "rule is shadowed" : "rule may be shadowed") + ": no packet reaches it";
+    if (!by.empty()) f.message += std::string(" (blocked by line") + (f.related.size() > 1 ? "s " : " ") + by + ")";
+    else f.message += " (the jumps into its chain never lead here)";
+    if (differs) f.message += "; an earlier rule has a different action";
+    if (!definite) f.message += "; only if " + (deps.empty() ? std::string("unknown matches") : deps.front()) + " matches";
+    // Witness: a packet that matches the rule on its own (and the jumps
+    // that lead to it) and is decided earlier.
+    z3::expr want = lr.cond;
+    if (hs_.checkNice(want && parentConds(tr, ref.occ), tr.hook) == z3::sat ||
+        hs_.checkNice(want, tr.hook) == z3::sat) {
+      Witness wit = witnessFromModel(hs_.lastModel(), pkt_);
+      f.witnessRole = "matches this rule on its own but is decided before reaching it";
+      Replay rp = replay(rs_, t, tr.hook, wit);
+      bool alone = ruleMatchesAlone(rs_, rs_.tables[t].chains[ch].rules[r], rs_.tables[t].name, tr.hook, wit);
+      bool reached = false;
+      for (const auto& m : rp.result.matched)
+        if (!m.isPolicy && m.table == t && m.chain == ch && m.rule == r) reached = true;
+      f.replayed = rp.ok && alone && !reached;
+      f.witness = std::move(wit);
+    }
+    out_.findings.push_back(std::move(f));
+  }
+
+  void unreachableChains() {
+    for (size_t t = 0; t < rs_.tables.size(); ++t) {
+      const Table& tab = rs_.tables[t];
+      std::vector<bool> live(tab.chains.size(), false);
+      for (size_t ch = 0; ch < tab.chains.size(); ++ch) {
+        if (tab.chains[ch].builtin) live[ch] = true;
+        for (size_t r = 0; r < tab.chains[ch].rules.size(); ++r) {
+          const Rule& rule = tab.chains[ch].rules[r];
+          if (rule.target.kind != Target::Kind::Jump && rule.target.kind != Target::Kind::Goto) continue;
+          Status s = status_[t][ch][r];
+          if (s == Status::Reachable || s == Status::PossiblyShadowed)
+            if (const Chain* c = tab.findChain(rule.target.chain)) live[static_cast<size_t>(c - tab.chains.data())] = true;
+        }
+      }
+      for (size_t ch = 0; ch < tab.chains.size(); ++ch) {
+        if (live[ch]) continue;
+        Finding f;
+        f.name = "unreachable-chain";
+        f.rule = makeRuleRef(rs_, t, ch, SIZE_MAX);
+        bool referenced = false;
+        for (const auto& c2 : tab.chains)
+          for (const auto& rule : c2.rules)
+            if ((rule.target.kind == Target::Kind::Jump || rule.target.kind == Target::Kind::Goto) &&
+                rule.target.chain == tab.chains[ch].name)
+              referenced = true;
+        f.message = "chain '" + tab.chains[ch].name + "' in table " + tab.name + " is unreachable: " +
+                    (referenced ? "every rule that jumps to it is shadowed, never matches or is itself unreachable"
+                                : "no rule jumps to it");
+        f.witnessRole = "none: no packet reaches the chain";
+        f.replayed = true;
+        out_.findings.push_back(std::move(f));
+        // Its rules are dead as a consequence; do not report each one.
+        std::erase_if(out_.findings, [&](const Finding& x) {
+          return x.name != "unreachable-chain" && x.rule.table == t && x.rule.chain == ch;
+        });
+      }
+    }
+  }
+
+  const Ruleset& rs_;
+  const CheckOptions& opts_;
+  bool debug_ = std::getenv("NFJIT_VERIFY_DEBUG") != nullptr;
+  z3::context c_;
+  IfaceUniverse ifs_;
+  SymPacket pkt_;
+  ChainModel model_;
+  HookSolver hs_;
+  std::vector<std::vector<std::vector<Status>>> status_;
+  CheckResult out_;
+  std::vector<WalkResult> defs_;
+  size_t timeouts_ = 0;
+};
+
+}  // namespace
+
+std::string verdictClass(const std::string& label) {
+  static const std::set<std::string> accept = {"ACCEPT", "DNAT", "SNAT", "MASQUERADE", "NETMAP", "REDIRECT", "TPROXY"};
+  if (accept.count(label)) return "ACCEPT";
+  if (label == "DROP" || label == "REJECT") return "DROP";
+  if (label == "QUEUE" || label == "NFQUEUE") return "QUEUE";
+  return label;
+}
+
+CheckResult checkRuleset(const Ruleset& rs, const CheckOptions& opts) {
+  Checker ck(rs, opts);
+  return ck.run();
+}
+
+}  // namespace nfjit::verifier

@@ -1,0 +1,37 @@
+// Helpers shared by the analyses (check, diff, query).
+#pragma once
+#include <z3++.h>
+
+#include <array>
+#include <optional>
+
+#include "verifier/ChainModel.h"
+#include "verifier/Verifier.h"
+
+namespace nfjit::verifier {
+
+RuleRefV makeRuleRef(const Ruleset& rs, size_t table, size_t chain, size_t rule);
+
+// One solver with a literal per hook that switches on "the packet is well
+// formed at this hook", so queries for different hooks share it.
+class HookSolver {
+ public:
+  HookSolver(z3::context& c, const SymPacket& pkt);
+  z3::solver& solver() { return s_; }
+  const z3::expr& hookLit(Hook h) const { return lits_[static_cast<size_t>(h)]; }
+  // Checks `e` at hook `h` with extra assumptions; the model is kept.
+  z3::check_result check(const z3::expr& e, Hook h, const std::vector<z3::expr>& extra = {});
+  // The same, but steers the model towards a readable packet (TTL 64, a
+  // NEW SYN from a documentation address...) where the formula allows.
+  z3::check_result checkNice(const z3::expr& e, Hook h, const std::vector<z3::expr>& extra = {});
+  const z3::model& lastModel() const { return *model_; }
+  size_t calls = 0;
+
+ private:
+  std::optional<z3::model> model_;
+  std::vector<z3::expr> prefs_;
+  z3::solver s_;
+  std::vector<z3::expr> lits_;
+};
+
+}  // namespace nfjit::verifier

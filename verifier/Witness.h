@@ -1,0 +1,44 @@
+// Concrete packets from solver models, and their replay through the
+// reference interpreter: a finding is only as good as its witness.
+#pragma once
+#include <z3++.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compiler/interp/Interpreter.h"
+#include "verifier/Lowering.h"
+
+namespace nfjit::verifier {
+
+struct Witness {
+  Family family = Family::IPv4;
+  IpAddr src, dst;
+  uint8_t proto = 0, icmpType = 0, icmpCode = 0, tcpFlags = 0, ttl = 64, tos = 0, pktType = 0;
+  uint16_t sport = 0, dport = 0, length = 0;
+  uint32_t mark = 0;
+  uint8_t ctstate = 0;  // CtStateBit set, NAT bits included
+  bool fragment = false;
+  std::string inIface, outIface;
+  std::vector<uint8_t> bytes;  // from the IP header on
+  std::string describe() const;
+};
+
+Witness witnessFromModel(const z3::model& m, const SymPacket& pkt);
+// Fills the bytes from the fields.
+void buildBytes(Witness& w);
+
+// The packet as the interpreter sees it at `hook`; `bytes` must outlive it.
+bool toPacketView(const Witness& w, std::vector<uint8_t>& bytes, PacketView& pv);
+
+struct Replay {
+  bool ok = false;  // the packet could be built and parsed
+  TraversalResult result;
+  std::string verdict;  // ACCEPT, DROP, QUEUE, STOLEN
+};
+Replay replay(const Ruleset& rs, size_t table, Hook hook, const Witness& w);
+// Does the rule's own condition hold for the packet (ignoring the path)?
+bool ruleMatchesAlone(const Ruleset& rs, const Rule& rule, std::string_view table, Hook hook, const Witness& w);
+
+}  // namespace nfjit::verifier
