@@ -4,6 +4,7 @@
 
 #include "compiler/frontend/RestoreParser.h"
 #include "driver/Command.h"
+#include "driver/RulesetLoader.h"
 #include "verifier/Report.h"
 #include "verifier/Verifier.h"
 
@@ -27,17 +28,9 @@ class CheckCommand final : public Command {
   }
   int run() override {
     std::string shown = file_ == "-" ? "<stdin>" : file_;
-    DiagnosticEngine diags(shown);
-    auto text = readInputFile(file_, diags);
-    if (!text) {
-      diags.print(std::cerr);
-      return 2;
-    }
-    ParseOptions po;
-    po.family = ipv6_ ? Family::IPv6 : Family::IPv4;
-    Ruleset rs = parseRestore(*text, po, diags);
-    diags.print(std::cerr);
-    if (diags.hasErrors()) return 2;
+    auto loaded = loadRuleset(file_, ipv6_);
+    if (!loaded) return 2;
+    const Ruleset& rs = loaded->rules;
     verifier::CheckOptions opts;
     auto t0 = std::chrono::steady_clock::now();
     if (progress_)

@@ -10,6 +10,7 @@
 #include "compiler/frontend/RestoreParser.h"
 #include "compiler/jit/Jit.h"
 #include "driver/Command.h"
+#include "driver/RulesetLoader.h"
 
 namespace nfjit::driver {
 namespace {
@@ -55,18 +56,10 @@ class CompileCommand final : public Command {
     sub.add_flag("--stats", stats_, "print rules, chains, structure sizes, memory and time per phase");
   }
   int run() override {
-    DiagnosticEngine diags(file_ == "-" ? "<stdin>" : file_);
     auto t0 = std::chrono::steady_clock::now();
-    auto text = readInputFile(file_, diags);
-    if (!text) {
-      diags.print(std::cerr);
-      return 2;
-    }
-    ParseOptions po;
-    po.family = ipv6_ ? Family::IPv6 : Family::IPv4;
-    Ruleset rs = parseRestore(*text, po, diags);
-    diags.print(std::cerr);
-    if (diags.hasErrors()) return 2;
+    auto loaded = loadRuleset(file_, ipv6_);
+    if (!loaded) return 2;
+    const Ruleset& rs = loaded->rules;
     double parseSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     jit::JitStats st;

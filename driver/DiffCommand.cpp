@@ -3,6 +3,7 @@
 
 #include "compiler/frontend/RestoreParser.h"
 #include "driver/Command.h"
+#include "driver/RulesetLoader.h"
 #include "verifier/Report.h"
 #include "verifier/Verifier.h"
 
@@ -25,17 +26,12 @@ class DiffCommand final : public Command {
     sub.add_option("NEW", new_, "the new rules file")->required();
   }
   int run() override {
-    ParseOptions po;
-    po.family = ipv6_ ? Family::IPv6 : Family::IPv4;
-    auto load = [&](const std::string& f, Ruleset& out) {
-      DiagnosticEngine diags(f == "-" ? "<stdin>" : f);
-      auto text = readInputFile(f, diags);
-      if (text) out = parseRestore(*text, po, diags);
-      diags.print(std::cerr);
-      return text && !diags.hasErrors();
-    };
-    Ruleset a, b;
-    if (!load(old_, a) || !load(new_, b)) return 2;
+    auto olds = loadRuleset(old_, ipv6_);
+    if (!olds) return 2;
+    auto news = loadRuleset(new_, ipv6_);
+    if (!news) return 2;
+    const Ruleset& a = olds->rules;
+    const Ruleset& b = news->rules;
     std::vector<verifier::ChainDiff> ds;
     try {
       ds = verifier::diffRulesets(a, b, table_);

@@ -4,6 +4,7 @@
 
 #include "compiler/frontend/RestoreParser.h"
 #include "driver/Command.h"
+#include "driver/RulesetLoader.h"
 #include "verifier/Report.h"
 #include "verifier/Verifier.h"
 
@@ -28,17 +29,11 @@ class QueryCommand final : public Command {
   }
   int run() override {
     std::string shown = file_ == "-" ? "<stdin>" : file_;
-    DiagnosticEngine diags(shown);
-    auto text = readInputFile(file_, diags);
-    if (!text) {
-      diags.print(std::cerr);
-      return 2;
-    }
+    auto loaded = loadRuleset(file_, ipv6_);
+    if (!loaded) return 2;
+    const Ruleset& rs = loaded->rules;
     ParseOptions po;
-    po.family = ipv6_ ? Family::IPv6 : Family::IPv4;
-    Ruleset rs = parseRestore(*text, po, diags);
-    diags.print(std::cerr);
-    if (diags.hasErrors()) return 2;
+    po.family = rs.family;
     // The expression is parsed as the match part of a rule in the chain.
     std::string w = "*" + table_ + "\n:" + chain_ + " ACCEPT [0:0]\n-A " + chain_ + " " + where_ + "\nCOMMIT\n";
     DiagnosticEngine wd("--where");
