@@ -1,5 +1,7 @@
 #include "compiler/interp/Interpreter.h"
 
+#include "compiler/interp/Traversal.h"
+
 namespace nfjit {
 
 CounterSet::CounterSet(const Ruleset& rs) {
@@ -54,118 +56,35 @@ bool ipHeaderMatches(const IpHeaderMatch& ip, Family f, EvalContext& ctx) {
   return true;
 }
 
-Interpreter::Interpreter(const Ruleset& rs) : rs_(rs), counters_(rs) {
-  for (const auto& t : rs.tables) {
-    chainIndex_.emplace_back();
-    for (size_t c = 0; c < t.chains.size(); ++c) chainIndex_.back()[t.chains[c].name] = c;
+namespace {
+
+// The reference search: every rule's IP header part, then its matches in order.
+class ReferenceSearch final : public RuleSearch {
+ public:
+  explicit ReferenceSearch(const Ruleset& rs) : rs_(rs) {}
+  int64_t next(size_t ti, size_t ci, size_t from, EvalContext& ctx) override {
+    const Chain& c = rs_.tables[ti].chains[ci];
+    for (size_t pos = from; pos < c.rules.size(); ++pos) {
+      const Rule& r = c.rules[pos];
+      bool matched = ipHeaderMatches(r.ip, rs_.family, ctx);
+      for (size_t m = 0; matched && m < r.matches.size(); ++m) matched = r.matches[m].ext->match(ctx);
+      if (ctx.hotdrop) return -2;
+      if (matched) return int64_t(pos);
+    }
+    return -1;
   }
-}
 
-TraversalResult Interpreter::run(std::string_view tableName, Hook hook, EvalContext& ctx) {
-  TraversalResult res;
-  size_t ti = 0;
-  for (; ti < rs_.tables.size(); ++ti)
-    if (rs_.tables[ti].name == tableName) break;
-  if (ti == rs_.tables.size()) return res;
-  const Table& table = rs_.tables[ti];
-  auto& index = chainIndex_[ti];
-  auto start = index.find(hookChainName(hook));
-  if (start == index.end()) return res;
-  ctx.table = table.name;
-  ctx.hook = hook;
+ private:
+  const Ruleset& rs_;
+};
 
-  struct Frame {
-    size_t chain, next;
-  };
-  std::vector<Frame> stack;  // return addresses of jumps
-  size_t chain = start->second, pos = 0;
-  const uint64_t bytes = ctx.pkt.len;
+}  // namespace
 
-  auto policy = [&] {
-    const Chain& bc = table.chains[start->second];
-    auto& pc = counters_.policy(ti, start->second);
-    pc.packets++;
-    pc.bytes += bytes;
-    res.matched.push_back({ti, start->second, 0, true});
-    res.verdict = bc.policy == Policy::Drop ? Verdict::Drop : Verdict::Accept;
-    return res;
-  };
-  // RETURN or the end of a chain: back to the caller, or the policy when
-  // leaving the built-in chain.
-  auto returnFromChain = [&]() -> bool {
-    if (stack.empty()) return false;
-    chain = stack.back().chain;
-    pos = stack.back().next;
-    stack.pop_back();
-    return true;
-  };
+Interpreter::Interpreter(const Ruleset& rs) : rs_(rs), counters_(rs), chainIndex_(buildChainIndex(rs)) {}
 
-  for (;;) {
-    const Chain& c = table.chains[chain];
-    if (pos >= c.rules.size()) {
-      if (chain == start->second || !returnFromChain()) return policy();
-      continue;
-    }
-    const Rule& r = c.rules[pos];
-    bool matched = ipHeaderMatches(r.ip, rs_.family, ctx);
-    for (size_t m = 0; matched && m < r.matches.size(); ++m) matched = r.matches[m].ext->match(ctx);
-    if (ctx.hotdrop) {
-      res.hotdrop = true;
-      res.verdict = Verdict::Drop;
-      return res;
-    }
-    if (!matched) {
-      ++pos;
-      continue;
-    }
-    auto& rc = counters_.rule(ti, chain, pos);
-    rc.packets++;
-    rc.bytes += bytes;
-    res.matched.push_back({ti, chain, pos, false});
-    const Target& t = r.target;
-    switch (t.kind) {
-      case Target::Kind::None:
-        ++pos;
-        break;
-      case Target::Kind::Accept:
-        res.verdict = Verdict::Accept;
-        return res;
-      case Target::Kind::Drop:
-        res.verdict = Verdict::Drop;
-        return res;
-      case Target::Kind::Queue:
-        res.verdict = Verdict::Queue;
-        return res;
-      case Target::Kind::Return:
-        if (!returnFromChain()) return policy();
-        break;
-      case Target::Kind::Jump:
-      case Target::Kind::Goto: {
-        auto it = index.find(t.chain);
-        if (it == index.end()) {  // cannot happen after front-end checks
-          res.verdict = Verdict::Drop;
-          return res;
-        }
-        if (t.kind == Target::Kind::Jump) stack.push_back({chain, pos + 1});
-        chain = it->second;
-        pos = 0;
-        break;
-      }
-      case Target::Kind::Extension: {
-        Verdict v = t.ext->apply(ctx);
-        if (v == Verdict::Continue) {
-          ++pos;
-          break;
-        }
-        if (v == Verdict::Return) {
-          if (!returnFromChain()) return policy();
-          break;
-        }
-        res.verdict = v;
-        return res;
-      }
-    }
-  }
+TraversalResult Interpreter::run(std::string_view table, Hook hook, EvalContext& ctx) {
+  ReferenceSearch search(rs_);
+  return traverseTable(rs_, chainIndex_, counters_, table, hook, ctx, search);
 }
 
 }  // namespace nfjit

@@ -53,12 +53,9 @@ class Interpreter final : public Classifier {
   const Ruleset& ruleset() const { return rs_; }
 
  private:
-  struct ChainIndex {
-    size_t table, chain;
-  };
   const Ruleset& rs_;
   CounterSet counters_;
-  std::vector<std::map<std::string, size_t, std::less<>>> chainIndex_;
+  std::vector<std::map<std::string, size_t, std::less<>>> chainIndex_;  // per table: name -> chain
 };
 
 // ip_packet_match / ip6_packet_match: the rule's IP header part.

@@ -18,6 +18,7 @@
 
 #include "compiler/jit/CodeGen.h"
 #include "compiler/jit/Jit.h"
+#include "compiler/interp/Traversal.h"
 
 namespace nfjit::jit {
 namespace {
@@ -196,108 +197,21 @@ int32_t JitClassifier::findNext(size_t ti, size_t ci, uint32_t from, EvalContext
 }
 
 TraversalResult JitClassifier::run(std::string_view tableName, Hook hook, EvalContext& ctx) {
-  TraversalResult res;
-  size_t ti = 0;
-  for (; ti < rs_.tables.size(); ++ti)
-    if (rs_.tables[ti].name == tableName) break;
-  if (ti == rs_.tables.size()) return res;
-  const Table& table = rs_.tables[ti];
-  auto& index = impl_->chainIndex[ti];
-  auto start = index.find(hookChainName(hook));
-  if (start == index.end()) return res;
-  ctx.table = table.name;
-  ctx.hook = hook;
-  impl_->start(ctx);
-  const auto& ids = impl_->idOf[ti];
-
-  struct Frame {
-    size_t chain, next;
-  };
-  std::vector<Frame> stack;
-  size_t chain = start->second, pos = 0;
-  const uint64_t bytes = ctx.pkt.len;
-
-  auto policy = [&] {
-    const Chain& bc = table.chains[start->second];
-    auto& pc = counters_.policy(ti, start->second);
-    pc.packets++;
-    pc.bytes += bytes;
-    res.matched.push_back({ti, start->second, 0, true});
-    res.verdict = bc.policy == Policy::Drop ? Verdict::Drop : Verdict::Accept;
-    return res;
-  };
-  auto returnFromChain = [&]() -> bool {
-    if (stack.empty()) return false;
-    chain = stack.back().chain;
-    pos = stack.back().next;
-    stack.pop_back();
-    return true;
-  };
-
-  for (;;) {
-    const Chain& c = table.chains[chain];
-    int32_t found = pos < c.rules.size() ? impl_->next(ids[chain], uint32_t(pos)) : -1;
-    if (found == -2) {
-      res.hotdrop = true;
-      res.verdict = Verdict::Drop;
-      return res;
+  // The native search plugged into the interpreter's traversal.
+  class NativeSearch final : public RuleSearch {
+   public:
+    explicit NativeSearch(Impl& im) : im_(im) {}
+    void begin(size_t, EvalContext& c) override { im_.start(c); }
+    int64_t next(size_t ti, size_t ci, size_t from, EvalContext&) override {
+      return im_.next(im_.idOf[ti][ci], uint32_t(from));
     }
-    if (found < 0) {
-      if (chain == start->second || !returnFromChain()) return policy();
-      continue;
-    }
-    pos = size_t(found);
-    const Rule& r = c.rules[pos];
-    auto& rc = counters_.rule(ti, chain, pos);
-    rc.packets++;
-    rc.bytes += bytes;
-    res.matched.push_back({ti, chain, pos, false});
-    const Target& t = r.target;
-    switch (t.kind) {
-      case Target::Kind::None:
-        ++pos;
-        break;
-      case Target::Kind::Accept:
-        res.verdict = Verdict::Accept;
-        return res;
-      case Target::Kind::Drop:
-        res.verdict = Verdict::Drop;
-        return res;
-      case Target::Kind::Queue:
-        res.verdict = Verdict::Queue;
-        return res;
-      case Target::Kind::Return:
-        if (!returnFromChain()) return policy();
-        break;
-      case Target::Kind::Jump:
-      case Target::Kind::Goto: {
-        auto it = index.find(t.chain);
-        if (it == index.end()) {
-          res.verdict = Verdict::Drop;
-          return res;
-        }
-        if (t.kind == Target::Kind::Jump) stack.push_back({chain, pos + 1});
-        chain = it->second;
-        pos = 0;
-        break;
-      }
-      case Target::Kind::Extension: {
-        Verdict v = t.ext->apply(ctx);
-        // Targets may rewrite what the key caches (ECN rewrites TCP flags).
-        if (v == Verdict::Continue || v == Verdict::Return) impl_->start(ctx);
-        if (v == Verdict::Continue) {
-          ++pos;
-          break;
-        }
-        if (v == Verdict::Return) {
-          if (!returnFromChain()) return policy();
-          break;
-        }
-        res.verdict = v;
-        return res;
-      }
-    }
-  }
+    // Targets may rewrite what the key caches (ECN rewrites TCP flags).
+    void packetChanged(EvalContext& c) override { im_.start(c); }
+
+   private:
+    Impl& im_;
+  } search(*impl_);
+  return traverseTable(rs_, impl_->chainIndex, counters_, tableName, hook, ctx, search);
 }
 
 bool emitCode(const Ruleset& rs, EmitKind kind, std::string& out, std::string& error, JitStats* stats,

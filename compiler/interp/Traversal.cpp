@@ -1,0 +1,120 @@
+#include "compiler/interp/Traversal.h"
+
+namespace nfjit {
+
+ChainIndex buildChainIndex(const Ruleset& rs) {
+  ChainIndex index;
+  for (const auto& t : rs.tables) {
+    index.emplace_back();
+    for (size_t c = 0; c < t.chains.size(); ++c) index.back()[t.chains[c].name] = c;
+  }
+  return index;
+}
+
+TraversalResult traverseTable(const Ruleset& rs, const ChainIndex& chainIndex, CounterSet& counters,
+                              std::string_view tableName, Hook hook, EvalContext& ctx, RuleSearch& search) {
+  TraversalResult res;
+  size_t ti = 0;
+  for (; ti < rs.tables.size(); ++ti)
+    if (rs.tables[ti].name == tableName) break;
+  if (ti == rs.tables.size()) return res;
+  const Table& table = rs.tables[ti];
+  const auto& index = chainIndex[ti];
+  auto start = index.find(hookChainName(hook));
+  if (start == index.end()) return res;
+  ctx.table = table.name;
+  ctx.hook = hook;
+  search.begin(ti, ctx);
+
+  struct Frame {
+    size_t chain, next;
+  };
+  std::vector<Frame> stack;  // return addresses of jumps
+  size_t chain = start->second, pos = 0;
+  const uint64_t bytes = ctx.pkt.len;
+
+  auto policy = [&] {
+    const Chain& bc = table.chains[start->second];
+    auto& pc = counters.policy(ti, start->second);
+    pc.packets++;
+    pc.bytes += bytes;
+    res.matched.push_back({ti, start->second, 0, true});
+    res.verdict = bc.policy == Policy::Drop ? Verdict::Drop : Verdict::Accept;
+    return res;
+  };
+  // RETURN or the end of a chain: back to the caller, or the policy when
+  // leaving the built-in chain (a goto does not push, so it returns to the
+  // caller's caller).
+  auto returnFromChain = [&]() -> bool {
+    if (stack.empty()) return false;
+    chain = stack.back().chain;
+    pos = stack.back().next;
+    stack.pop_back();
+    return true;
+  };
+
+  for (;;) {
+    const Chain& c = table.chains[chain];
+    int64_t found = pos < c.rules.size() ? search.next(ti, chain, pos, ctx) : -1;
+    if (found == -2) {
+      res.hotdrop = true;
+      res.verdict = Verdict::Drop;
+      return res;
+    }
+    if (found < 0) {
+      if (chain == start->second || !returnFromChain()) return policy();
+      continue;
+    }
+    pos = size_t(found);
+    auto& rc = counters.rule(ti, chain, pos);
+    rc.packets++;
+    rc.bytes += bytes;
+    res.matched.push_back({ti, chain, pos, false});
+    const Target& t = c.rules[pos].target;
+    switch (t.kind) {
+      case Target::Kind::None:
+        ++pos;
+        break;
+      case Target::Kind::Accept:
+        res.verdict = Verdict::Accept;
+        return res;
+      case Target::Kind::Drop:
+        res.verdict = Verdict::Drop;
+        return res;
+      case Target::Kind::Queue:
+        res.verdict = Verdict::Queue;
+        return res;
+      case Target::Kind::Return:
+        if (!returnFromChain()) return policy();
+        break;
+      case Target::Kind::Jump:
+      case Target::Kind::Goto: {
+        auto it = index.find(t.chain);
+        if (it == index.end()) {  // cannot happen after front-end checks
+          res.verdict = Verdict::Drop;
+          return res;
+        }
+        if (t.kind == Target::Kind::Jump) stack.push_back({chain, pos + 1});
+        chain = it->second;
+        pos = 0;
+        break;
+      }
+      case Target::Kind::Extension: {
+        Verdict v = t.ext->apply(ctx);
+        if (v == Verdict::Continue || v == Verdict::Return) search.packetChanged(ctx);
+        if (v == Verdict::Continue) {
+          ++pos;
+          break;
+        }
+        if (v == Verdict::Return) {
+          if (!returnFromChain()) return policy();
+          break;
+        }
+        res.verdict = v;
+        return res;
+      }
+    }
+  }
+}
+
+}  // namespace nfjit
