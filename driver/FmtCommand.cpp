@@ -16,10 +16,12 @@ class FmtCommand final : public Command {
   void setup(CLI::App& sub) override {
     sub.add_flag("-6,--ipv6", ipv6_, "the file is ip6tables-save output");
     sub.add_flag("--no-counters", noCounters_, "leave out [packets:bytes] rule counters");
+    sub.add_flag("--permissive", permissive_,
+                 "keep options that fail to parse as written (warnings), drop rules with bad targets");
     sub.add_option("RULES", file_, "rules file (- for stdin)")->required();
   }
   int run() override {
-    auto loaded = loadRuleset(file_, ipv6_);
+    auto loaded = loadRuleset(file_, ipv6_, permissive_);
     if (!loaded) return 2;
     PrintOptions pr;
     pr.ruleCounters = !noCounters_;
@@ -28,7 +30,7 @@ class FmtCommand final : public Command {
   }
 
  private:
-  bool ipv6_ = false, noCounters_ = false;
+  bool ipv6_ = false, noCounters_ = false, permissive_ = false;
   std::string file_;
 };
 

@@ -6,7 +6,7 @@
 
 namespace nfjit::driver {
 
-std::optional<LoadedRuleset> loadRuleset(const std::string& path, bool ipv6) {
+std::optional<LoadedRuleset> loadRuleset(const std::string& path, bool ipv6, bool permissive) {
   DiagnosticEngine diags(path == "-" ? "<stdin>" : path);
   auto text = readInputFile(path, diags);
   if (!text) {
@@ -15,6 +15,7 @@ std::optional<LoadedRuleset> loadRuleset(const std::string& path, bool ipv6) {
   }
   ParseOptions po;
   po.family = ipv6 ? Family::IPv6 : Family::IPv4;
+  po.permissive = permissive;
   LoadedRuleset out{parseRestore(*text, po, diags), std::move(*text)};
   diags.print(std::cerr);
   if (diags.hasErrors()) return std::nullopt;

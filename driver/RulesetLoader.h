@@ -13,7 +13,9 @@ struct LoadedRuleset {
 };
 
 // nullopt (diagnostics already printed to stderr) when the file cannot be
-// read or has errors: the caller exits with 2.
-std::optional<LoadedRuleset> loadRuleset(const std::string& path, bool ipv6);
+// read or has errors: the caller exits with 2. `permissive` (analyses only,
+// never for commands that evaluate packets): bad options become unparsed
+// matches and bad targets drop their rule, with warnings.
+std::optional<LoadedRuleset> loadRuleset(const std::string& path, bool ipv6, bool permissive = false);
 
 }  // namespace nfjit::driver

@@ -9,7 +9,7 @@ namespace nfjit::verifier {
 
 using u128 = unsigned __int128;
 
-enum BoxDim : uint8_t { kDimSrc, kDimDst, kDimProto, kDimSport, kDimDport, kDimIn, kDimOut, kNumDims };
+enum BoxDim : uint8_t { kDimSrc, kDimDst, kDimProto, kDimSport, kDimDport, kDimIn, kDimOut, kDimFrag, kNumDims };
 
 struct Box {
   struct Iv {
@@ -44,6 +44,12 @@ struct Box {
       r.d[i].hi = d[i].hi > o.d[i].hi ? d[i].hi : o.d[i].hi;
     }
     return r;
+  }
+  bool contains(const std::array<u128, kNumDims>& p) const {
+    if (empty) return false;
+    for (int i = 0; i < kNumDims; ++i)
+      if (p[i] < d[i].lo || p[i] > d[i].hi) return false;
+    return true;
   }
   bool meets(const Box& o) const {
     if (empty || o.empty) return false;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <stdexcept>
 
+#include "compiler/extensions/Unparsed.h"
 #include "compiler/frontend/Printer.h"
 
 namespace nfjit::verifier {
@@ -237,6 +238,15 @@ WalkResult ChainModel::walk(const Traversal& tr, const WalkOptions& opt) const {
   z3::expr fell = body(0, tr.occs.size(), c_.bool_val(true));
   if (!s.stopped) s.out.decided.push_back({tr.policyLabel, fell});
   return s.out;
+}
+
+void ChainModel::assumeUnparsed(const z3::model& m, Witness& w) const {
+  for (const auto& t : lowered_)
+    for (const auto& ch : t)
+      for (const auto& lr : ch)
+        for (const auto& u : lr.unknowns)
+          if (u.ext && dynamic_cast<const UnparsedMatch*>(u.ext))
+            w.assumed.push_back({u.ext, m.eval(u.var, true).is_true()});
 }
 
 z3::expr ChainModel::verdict(const WalkResult& w, const std::string& label) const {

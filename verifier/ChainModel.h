@@ -13,6 +13,7 @@
 
 #include "compiler/ir/Ruleset.h"
 #include "verifier/Lowering.h"
+#include "verifier/Witness.h"
 
 namespace nfjit::verifier {
 
@@ -69,6 +70,8 @@ class ChainModel {
   // The condition that the traversal ends with `label`.
   z3::expr verdict(const WalkResult& w, const std::string& label) const;
   const SymPacket& packet() const { return pkt_; }
+  // Records in `w` what model `m` assumes each unparsed match does.
+  void assumeUnparsed(const z3::model& m, Witness& w) const;
 
  private:
   void flatten(Traversal& t, size_t table, size_t chain, int parent, const Box& box, int depth);

@@ -1,7 +1,17 @@
 // nfjit diff: per built-in chain, are two rulesets' verdicts the same for
 // every packet? Differences come with a witness and both verdicts.
+#include <cstdio>
+#include <cstdlib>
+#include <algorithm>
+#include <array>
+#include <map>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
 #include <set>
 #include <stdexcept>
+
+#include "compiler/frontend/Printer.h"
 
 #include "verifier/Checks.h"
 
@@ -33,9 +43,140 @@ std::optional<size_t> tableIndex(const Ruleset& rs, const std::string& name) {
 
 }  // namespace
 
+namespace {
+
+// Where two traversals of one chain differ. Occurrences are keyed by their
+// depth and canonical text and aligned like a line diff (common prefix and
+// suffix, then unique keys as anchors in increasing order, extended to
+// their equal neighbours); an aligned pair must have aligned parents. A
+// packet that matches none of the unaligned ("changed") occurrences takes
+// the same path through both versions, so differences lie in their boxes.
+struct Alignment {
+  std::vector<bool> changedA, changedB;
+};
+
+std::vector<std::string> occurrenceKeys(const ChainModel& m, const Traversal& tr) {
+  const Ruleset& rs = m.ruleset();
+  std::vector<std::string> keys(tr.occs.size());
+  std::vector<int> depth(tr.occs.size(), 0);
+  for (size_t i = 0; i < tr.occs.size(); ++i) {
+    const Occurrence& o = tr.occs[i];
+    depth[i] = o.parent < 0 ? 0 : depth[static_cast<size_t>(o.parent)] + 1;
+    const Chain& ch = rs.tables[o.table].chains[o.chain];
+    keys[i] = std::to_string(depth[i]) + "|" + printRule(ch.rules[o.rule], ch.name, rs.family);
+  }
+  return keys;
+}
+
+Alignment align(const Traversal& a, const std::vector<std::string>& ka, const Traversal& b,
+                const std::vector<std::string>& kb) {
+  const size_t n = ka.size(), m = kb.size();
+  std::vector<long> matchA(n, -1), matchB(m, -1);
+  auto pair = [&](size_t i, size_t j) { matchA[i] = static_cast<long>(j), matchB[j] = static_cast<long>(i); };
+  size_t pre = 0, suf = 0;
+  while (pre < n && pre < m && ka[pre] == kb[pre]) pair(pre, pre), ++pre;
+  while (suf < n - pre && suf < m - pre && ka[n - 1 - suf] == kb[m - 1 - suf]) pair(n - 1 - suf, m - 1 - suf), ++suf;
+  // Anchors: keys that occur once on each side of the middle.
+  std::unordered_map<std::string_view, std::array<long, 4>> seen;  // count a, count b, pos a, pos b
+  for (size_t i = pre; i < n - suf; ++i) {
+    auto& e = seen.try_emplace(ka[i], std::array<long, 4>{0, 0, -1, -1}).first->second;
+    ++e[0], e[2] = static_cast<long>(i);
+  }
+  for (size_t j = pre; j < m - suf; ++j) {
+    auto it = seen.find(kb[j]);
+    if (it != seen.end()) ++it->second[1], it->second[3] = static_cast<long>(j);
+  }
+  std::vector<std::pair<long, long>> cand;
+  for (const auto& [k, e] : seen)
+    if (e[0] == 1 && e[1] == 1) cand.push_back({e[2], e[3]});
+  std::sort(cand.begin(), cand.end());
+  // Longest increasing subsequence in the b positions (patience sorting).
+  std::vector<size_t> tails, prev(cand.size(), SIZE_MAX);
+  for (size_t k = 0; k < cand.size(); ++k) {
+    auto it = std::lower_bound(tails.begin(), tails.end(), cand[k].second,
+                               [&](size_t t, long v) { return cand[t].second < v; });
+    if (it != tails.begin()) prev[k] = *(it - 1);
+    if (it == tails.end()) tails.push_back(k);
+    else *it = k;
+  }
+  std::vector<std::pair<long, long>> anchors;
+  for (size_t k = tails.empty() ? SIZE_MAX : tails.back(); k != SIZE_MAX; k = prev[k]) anchors.push_back(cand[k]);
+  std::reverse(anchors.begin(), anchors.end());
+  for (const auto& [i, j] : anchors) pair(static_cast<size_t>(i), static_cast<size_t>(j));
+  // Extend each anchor to equal neighbours on both sides.
+  for (const auto& [i0, j0] : anchors) {
+    for (long i = i0 + 1, j = j0 + 1; i < static_cast<long>(n) && j < static_cast<long>(m) && matchA[i] < 0 &&
+                                      matchB[j] < 0 && ka[i] == kb[j];
+         ++i, ++j)
+      pair(static_cast<size_t>(i), static_cast<size_t>(j));
+    for (long i = i0 - 1, j = j0 - 1; i >= 0 && j >= 0 && matchA[i] < 0 && matchB[j] < 0 && ka[i] == kb[j]; --i, --j)
+      pair(static_cast<size_t>(i), static_cast<size_t>(j));
+  }
+  // Parents first (they precede their callees): an aligned pair needs aligned parents.
+  for (size_t i = 0; i < n; ++i) {
+    if (matchA[i] < 0) continue;
+    size_t j = static_cast<size_t>(matchA[i]);
+    int pa = a.occs[i].parent, pb = b.occs[j].parent;
+    bool ok = (pa < 0 && pb < 0) || (pa >= 0 && pb >= 0 && matchA[static_cast<size_t>(pa)] == pb);
+    if (!ok) matchA[i] = -1, matchB[j] = -1;
+  }
+  Alignment al;
+  for (long x : matchA) al.changedA.push_back(x < 0);
+  for (long x : matchB) al.changedB.push_back(x < 0);
+  return al;
+}
+
+bool hasHavoc(const ChainModel& m, const Traversal& tr) {
+  const Ruleset& rs = m.ruleset();
+  for (const auto& o : tr.occs)
+    if (!targetEffect(rs.tables[o.table].chains[o.chain].rules[o.rule].target, rs.family).known) return true;
+  return false;
+}
+
+bool anyUnknown(const ChainModel& m, const Traversal& tr) {
+  for (const auto& o : tr.occs)
+    if (!m.lowered(o.table, o.chain, o.rule).unknowns.empty()) return true;
+  return false;
+}
+
+// The boxes of the changed occurrences (those whose parent is changed too
+// lie inside their parent's box).
+std::vector<Box> changedBoxes(const Traversal& tr, const std::vector<bool>& changed) {
+  std::vector<Box> out;
+  for (size_t i = 0; i < tr.occs.size(); ++i) {
+    int p = tr.occs[i].parent;
+    if (!changed[i] || (p >= 0 && changed[static_cast<size_t>(p)])) continue;
+    if (!tr.occs[i].pathBox.empty) out.push_back(tr.occs[i].pathBox);
+  }
+  return out;
+}
+
+constexpr size_t kMaxBoxes = 32;  // more changed regions are merged into one hull
+
+}  // namespace
+
 std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, const std::string& table) {
+  return diffRulesets(oldRs, newRs, table, nullptr);
+}
+
+std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, const std::string& table,
+                                    DiffStats* stats) {
   if (oldRs.family != newRs.family) throw std::runtime_error("the two rulesets are of different families");
-  z3::context c;
+  // Z3_del_context takes minutes after large runs (see Checks.cpp): large
+  // diffs leave the context to process exit.
+  auto owned = std::make_unique<z3::context>();
+  z3::context& c = *owned;
+  size_t rules = 0;
+  for (const Ruleset* rs : {&oldRs, &newRs})
+    for (const auto& t : rs->tables)
+      for (const auto& ch : t.chains) rules += ch.rules.size();
+  struct Keep {
+    std::unique_ptr<z3::context>& ctx;
+    bool leak;
+    ~Keep() {
+      if (leak) (void)ctx.release();
+    }
+  } keep{owned, rules > 3000};
   IfaceUniverse ifs;
   ifs.build({&oldRs, &newRs});
   SymPacket pkt(c, oldRs.family, ifs);
@@ -50,44 +191,93 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
     ChainDiff d;
     d.chain = chain;
     d.hook = h;
+    // The regions to compare: everything, or only the changed occurrences'
+    // boxes when both versions have the chain and it can be aligned.
+    std::vector<std::optional<Box>> regions = {std::nullopt};
+    if (to && tn && to->policyLabel == tn->policyLabel && !hasHavoc(mo, *to) && !hasHavoc(mn, *tn)) {
+      auto ko = occurrenceKeys(mo, *to), kn = occurrenceKeys(mn, *tn);
+      Alignment al = align(*to, ko, *tn, kn);
+      std::vector<Box> boxes = changedBoxes(*to, al.changedA);
+      for (const Box& b : changedBoxes(*tn, al.changedB)) boxes.push_back(b);
+      regions.clear();
+      if (boxes.size() > kMaxBoxes) {
+        Box hull = Box::none();
+        for (const Box& b : boxes) hull = hull.hull(b);
+        boxes = {hull};
+      }
+      for (const Box& b : boxes) regions.push_back(b);
+      d.definite = !anyUnknown(mo, *to) && !anyUnknown(mn, *tn);
+      if (regions.empty() && stats) ++stats->identicalChains;
+      if (std::getenv("NFJIT_VERIFY_DEBUG"))
+        std::fprintf(stderr, "nfjit diff: %s: %zu/%zu occurrences, %zu changed regions\n", chain.c_str(),
+                     to->occs.size(), tn->occs.size(), regions.size());
+    }
     // A table without the chain accepts everything.
-    auto walkOf = [&](const ChainModel& m, const Traversal* t) {
-      if (t) return m.walk(*t, {});
+    auto walkOf = [&](const ChainModel& m, const Traversal* t, const Box* filter) {
+      WalkOptions wo;
+      wo.filter = filter;
+      if (t) return m.walk(*t, wo);
       WalkResult w;
       w.decided.push_back({"ACCEPT", c.bool_val(true)});
       return w;
     };
-    WalkResult wo = walkOf(mo, to), wn = walkOf(mn, tn);
-    d.definite = wo.unknowns.empty() && wn.unknowns.empty();
-    std::set<std::string> lo, ln;
-    for (const auto& [l, e] : wo.decided) lo.insert(l);
-    for (const auto& [l, e] : wn.decided) ln.insert(l);
-    for (const auto& a : lo)
-      for (const auto& b : ln) {
-        if (a == b) continue;
-        z3::expr e = mo.verdict(wo, a) && mn.verdict(wn, b);
-        if (hs.checkNice(e, h) != z3::sat) continue;
-        Difference diff;
-        diff.witness = witnessFromModel(hs.lastModel(), pkt);
-        diff.oldVerdict = a;
-        diff.newVerdict = b;
-        diff.definite = d.definite;
-        auto ti = tableIndex(oldRs, table), tj = tableIndex(newRs, table);
-        Replay ro, rn;
-        if (ti) ro = replay(oldRs, *ti, h, diff.witness);
-        else ro.ok = true, ro.verdict = "ACCEPT";
-        if (tj) rn = replay(newRs, *tj, h, diff.witness);
-        else rn.ok = true, rn.verdict = "ACCEPT";
-        diff.oldReplay = ro.verdict;
-        diff.newReplay = rn.verdict;
-        diff.oldRules = decider(oldRs, ro);
-        diff.newRules = decider(newRs, rn);
-        diff.replayed = ro.ok && rn.ok && verdictClass(a) == ro.verdict && verdictClass(b) == rn.verdict;
-        d.differences.push_back(std::move(diff));
-      }
+    std::map<std::pair<std::string, std::string>, Difference> found;
+    bool undecided = false;
+    for (const auto& region : regions) {
+      const Box* filter = region ? &*region : nullptr;
+      WalkResult wo = walkOf(mo, to, filter), wn = walkOf(mn, tn, filter);
+      if (!region) d.definite = wo.unknowns.empty() && wn.unknowns.empty();
+      z3::expr inside = region ? boxCondition(pkt, *region) : c.bool_val(true);
+      std::set<std::string> lo, ln;
+      for (const auto& [l, e] : wo.decided) lo.insert(l);
+      for (const auto& [l, e] : wn.decided) ln.insert(l);
+      // One query for the whole region first: most regions hold no difference.
+      z3::expr_vector anyPair(c);
+      for (const auto& a : lo)
+        for (const auto& b : ln)
+          if (a != b && !found.count({a, b})) anyPair.push_back(mo.verdict(wo, a) && mn.verdict(wn, b));
+      if (anyPair.empty()) continue;
+      auto pre = hs.check(inside && z3::mk_or(anyPair), h);
+      if (pre == z3::unsat) continue;
+      bool timedOut = pre == z3::unknown;
+      for (const auto& a : lo)
+        for (const auto& b : ln) {
+          if (a == b || found.count({a, b})) continue;
+          z3::expr e = inside && mo.verdict(wo, a) && mn.verdict(wn, b);
+          auto res = hs.checkNice(e, h);
+          if (res == z3::unknown) timedOut = true;
+          if (res != z3::sat) continue;
+          Difference diff;
+          diff.witness = witnessFromModel(hs.lastModel(), pkt);
+          mo.assumeUnparsed(hs.lastModel(), diff.witness);
+          mn.assumeUnparsed(hs.lastModel(), diff.witness);
+          diff.oldVerdict = a;
+          diff.newVerdict = b;
+          auto ti = tableIndex(oldRs, table), tj = tableIndex(newRs, table);
+          Replay ro, rn;
+          if (ti) ro = replay(oldRs, *ti, h, diff.witness);
+          else ro.ok = true, ro.verdict = "ACCEPT";
+          if (tj) rn = replay(newRs, *tj, h, diff.witness);
+          else rn.ok = true, rn.verdict = "ACCEPT";
+          diff.oldReplay = ro.verdict;
+          diff.newReplay = rn.verdict;
+          diff.oldRules = decider(oldRs, ro);
+          diff.newRules = decider(newRs, rn);
+          diff.replayed = ro.ok && rn.ok && verdictClass(a) == ro.verdict && verdictClass(b) == rn.verdict;
+          found.emplace(std::make_pair(a, b), std::move(diff));
+        }
+      // The solver gave up: "equivalent" would be a guess.
+      if (timedOut) undecided = true;
+    }
+    if (undecided) d.definite = false;
+    for (auto& [k, diff] : found) {
+      diff.definite = d.definite;
+      d.differences.push_back(std::move(diff));
+    }
     d.equivalent = d.differences.empty();
     out.push_back(std::move(d));
   }
+  if (stats) stats->solverCalls += hs.calls;
   return out;
 }
 
@@ -114,6 +304,7 @@ QueryResult queryRuleset(const Ruleset& rs, const std::string& table, const std:
   if (hs.checkNice(w.cond && z3::mk_or(any), *hook) != z3::sat) return q;
   q.found = true;
   q.witness = witnessFromModel(hs.lastModel(), pkt);
+  m.assumeUnparsed(hs.lastModel(), *q.witness);
   for (const auto& [l, e] : wr.decided)
     if (hs.lastModel().eval(e, true).is_true()) q.verdict = l;
   if (auto ti = tableIndex(rs, table)) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "compiler/extensions/Unparsed.h"
 #include "compiler/interp/Interpreter.h"
 
 namespace nfjit::verifier {
@@ -29,6 +30,7 @@ std::optional<BoxDim> dimOf(Field f) {
     case Field::Proto: return kDimProto;
     case Field::Sport: return kDimSport;
     case Field::Dport: return kDimDport;
+    case Field::Frag: return kDimFrag;
     default: return std::nullopt;
   }
 }
@@ -39,7 +41,7 @@ class Z3Context final : public LoweringContext {
  public:
   Z3Context(z3::context& c, const SymPacket& p) : c_(c), p_(p) {}
   Family family() const override { return p_.family; }
-  Term constant(bool v) override { return add(c_.bool_val(v), v ? Box{} : Box::none()); }
+  Term constant(bool v) override { return add(c_.bool_val(v), v ? Box{} : Box::none(), true); }
   Term range(Field f, uint64_t lo, uint64_t hi) override {
     used |= fieldBit(f);
     unsigned w = p_.width(f);
@@ -49,7 +51,8 @@ class Z3Context final : public LoweringContext {
     z3::expr e = c_.bool_val(true);
     if (lo > 0) e = e && z3::uge(x, bvConst(c_, lo, w));
     if (u128(hi) < maxv) e = e && z3::ule(x, bvConst(c_, hi, w));
-    return add(e.simplify(), boxFor(f, lo, hi));
+    e = e.simplify();
+    return add(e, boxFor(f, lo, hi), dimOf(f).has_value() || e.is_true());
   }
   Term maskEq(Field f, uint64_t value, uint64_t mask) override {
     used |= fieldBit(f);
@@ -58,8 +61,10 @@ class Z3Context final : public LoweringContext {
     z3::expr m = bvConst(c_, mask, w);
     z3::expr e = (x & m) == bvConst(c_, value & mask, w);
     u128 full = (u128(1) << w) - 1;
-    Box b = (u128(mask) & full) == full ? boxFor(f, value, value) : Box{};
-    return add(e, b);
+    if ((u128(mask) & full) == 0) return constant(true);
+    bool whole = (u128(mask) & full) == full;
+    Box b = whole ? boxFor(f, value, value) : Box{};
+    return add(e, b, whole && dimOf(f).has_value());
   }
   Term addrRange(Field f, const IpAddr& lo, const IpAddr& hi) override {
     used |= fieldBit(f);
@@ -67,7 +72,7 @@ class Z3Context final : public LoweringContext {
     u128 l = addrValue(p_.family, lo), h = addrValue(p_.family, hi);
     if (l > h) return constant(false);
     z3::expr e = z3::uge(p_.field(f), bvConst(c_, l, w)) && z3::ule(p_.field(f), bvConst(c_, h, w));
-    return add(e, boxFor(f, l, h));
+    return add(e, boxFor(f, l, h), true);
   }
   Term addrMaskEq(Field f, const IpAddr& value, const IpAddr& mask) override {
     used |= fieldBit(f);
@@ -82,7 +87,7 @@ class Z3Context final : public LoweringContext {
       if (w == 128 && len == 0) hostBits = ~u128(0);
       b = boxFor(f, v & m, (v & m) | hostBits);
     }
-    return add(e, b);
+    return add(e, b, len >= 0);
   }
   Term anyOf(const std::vector<Term>& ts) override {
     if (ts.empty()) return constant(false);
@@ -92,18 +97,20 @@ class Z3Context final : public LoweringContext {
       v.push_back(ex_[t]);
       b = b.hull(bx_[t]);
     }
-    return add(z3::mk_or(v), b);
+    return add(z3::mk_or(v), b, ts.size() == 1 && exact_[ts[0]]);
   }
   Term allOf(const std::vector<Term>& ts) override {
     z3::expr_vector v(c_);
     Box b;
+    bool exact = true;
     for (Term t : ts) {
       v.push_back(ex_[t]);
       b = b.meet(bx_[t]);
+      exact = exact && exact_[t];
     }
-    return add(z3::mk_and(v), b);
+    return add(z3::mk_and(v), b, exact);
   }
-  Term negate(Term t) override { return add(!ex_[t], Box{}); }
+  Term negate(Term t) override { return add(!ex_[t], Box{}, false); }
   void require(Term t) override { reqs_.push_back(t); }
   void setXor(Field f, uint64_t value, uint64_t mask) override {
     if (f != Field::Mark) {
@@ -122,6 +129,7 @@ class Z3Context final : public LoweringContext {
     for (Term t : reqs_) {
       v.push_back(ex_[t]);
       b = b.meet(bx_[t]);
+      if (!exact_[t]) inexact = true;
     }
     reqs_.clear();
     return {z3::mk_and(v), b};
@@ -129,13 +137,15 @@ class Z3Context final : public LoweringContext {
   void dropRequired() { reqs_.clear(); }
 
   uint32_t used = 0;
+  bool inexact = false;  // a required term is wider than its box
   bool setsMark = false, effectUnknown = false;
   uint32_t markValue = 0, markMask = 0;
 
  private:
-  Term add(z3::expr e, Box b) {
+  Term add(z3::expr e, Box b, bool exact) {
     ex_.push_back(std::move(e));
     bx_.push_back(b);
+    exact_.push_back(exact);
     return static_cast<Term>(ex_.size() - 1);
   }
   Box boxFor(Field f, u128 lo, u128 hi) {
@@ -147,6 +157,7 @@ class Z3Context final : public LoweringContext {
   const SymPacket& p_;
   std::vector<z3::expr> ex_;
   std::vector<Box> bx_;
+  std::vector<bool> exact_;  // the term holds exactly on its box
   std::vector<Term> reqs_;
 };
 
@@ -290,6 +301,7 @@ LoweredRule lowerRule(z3::context& c, const SymPacket& pkt, const Rule& rule, co
   z3::expr_vector parts(c);
   parts.push_back(hdrCond);
   out.box = hdrBox;
+  bool exact = true;
   auto iface = [&](const std::string& pat, bool inv, const z3::expr& var, BoxDim dim) {
     if (pat.empty()) return;
     z3::expr_vector any(c);
@@ -305,6 +317,9 @@ LoweredRule lowerRule(z3::context& c, const SymPacket& pkt, const Rule& rule, co
     if (!inv) {
       if (lo == SIZE_MAX) out.box = Box::none();
       else out.box.restrict(dim, lo, hi);
+      if (lo != SIZE_MAX && any.size() != hi - lo + 1) exact = false;  // gaps inside [lo, hi]
+    } else {
+      exact = false;
     }
   };
   iface(ip.inIface, ip.invIn, pkt.inIf, kDimIn);
@@ -318,13 +333,17 @@ LoweredRule lowerRule(z3::context& c, const SymPacket& pkt, const Rule& rule, co
     } else {
       ctx.dropRequired();
       z3::expr u = c.bool_const((tag + "_u" + std::to_string(k)).c_str());
-      out.unknowns.push_back(
-          {u, std::string(m.ext->name()) + " at line " + std::to_string(m.loc.line), m.loc.line, m.ext->isStateful()});
+      // Unparsed options are named by their words: "unparsed --mac-source XX:... at line 9".
+      const auto* un = dynamic_cast<const UnparsedMatch*>(m.ext.get());
+      std::string what = un ? "unparsed " + un->failed() : std::string(m.ext->name());
+      out.unknowns.push_back({u, what + " at line " + std::to_string(m.loc.line), m.loc.line, m.ext->isStateful(),
+                              m.ext.get()});
       parts.push_back(u);
     }
   }
   out.fieldsUsed = ctx.used;
   out.cond = z3::mk_and(parts);
+  out.boxExact = exact && !ctx.inexact;
   return out;
 }
 
@@ -355,6 +374,20 @@ TargetEffect targetEffect(const Target& t, Family f) {
   else if (name == "TTL" || name == "HL") eff.havoc = fieldBit(Field::Ttl);
   else eff.havoc = ~0u;
   return eff;
+}
+
+z3::expr boxCondition(const SymPacket& pkt, const Box& b) {
+  z3::context& c = pkt.src.ctx();
+  if (b.empty) return c.bool_val(false);
+  const z3::expr* vars[kNumDims] = {&pkt.src, &pkt.dst, &pkt.proto, &pkt.sport, &pkt.dport, &pkt.inIf, &pkt.outIf, &pkt.frag};
+  z3::expr_vector parts(c);
+  for (int i = 0; i < kNumDims; ++i) {
+    unsigned w = vars[i]->get_sort().bv_size();
+    u128 maxv = w >= 128 ? ~u128(0) : (u128(1) << w) - 1;
+    if (b.d[i].lo > 0) parts.push_back(z3::uge(*vars[i], bvConst(c, b.d[i].lo, w)));
+    if (b.d[i].hi < maxv) parts.push_back(z3::ule(*vars[i], bvConst(c, b.d[i].hi, w)));
+  }
+  return z3::mk_and(parts);
 }
 
 }  // namespace nfjit::verifier

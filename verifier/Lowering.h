@@ -46,6 +46,9 @@ struct UnknownMatch {
   // moment, so "possibly" findings assume it does. Unknown packet
   // attributes (mac, u32...) are left free instead.
   bool stateful = false;
+  // The match itself (permissive mode: an UnparsedMatch the witness replay
+  // evaluates as the model chose).
+  const MatchExt* ext = nullptr;
 };
 
 struct LoweredRule {
@@ -53,6 +56,9 @@ struct LoweredRule {
   Box box;
   std::vector<UnknownMatch> unknowns;
   uint32_t fieldsUsed = 0;  // bit per Field
+  // cond holds exactly for the packets in `box` (given its unknowns): a
+  // concrete packet is tested by the box alone (verifier/ConcreteSearch.h).
+  bool boxExact = false;
   LoweredRule(z3::context& c) : cond(c.bool_val(true)) {}
 };
 
@@ -69,5 +75,8 @@ struct TargetEffect {
 TargetEffect targetEffect(const Target& t, Family f);
 
 inline uint32_t fieldBit(Field f) { return 1u << unsigned(f); }
+
+// The box as a condition on the packet.
+z3::expr boxCondition(const SymPacket& pkt, const Box& b);
 
 }  // namespace nfjit::verifier

@@ -3,6 +3,7 @@
 
 #include <sstream>
 
+#include "compiler/extensions/Unparsed.h"
 #include "runtime/packet/PacketParser.h"
 
 namespace nfjit::verifier {
@@ -186,7 +187,18 @@ bool toPacketView(const Witness& w, std::vector<uint8_t>& bytes, PacketView& pv)
   return true;
 }
 
+namespace {
+UnparsedAssumption assumptionsOf(const Witness& w) {
+  return UnparsedAssumption([&w](const UnparsedMatch& m) {
+    for (const auto& [ext, v] : w.assumed)
+      if (ext == &m) return v;
+    return false;
+  });
+}
+}  // namespace
+
 Replay replay(const Ruleset& rs, size_t table, Hook hook, const Witness& w) {
+  auto scope = assumptionsOf(w);
   Replay r;
   std::vector<uint8_t> bytes;
   PacketView pv;
@@ -207,6 +219,7 @@ Replay replay(const Ruleset& rs, size_t table, Hook hook, const Witness& w) {
 }
 
 bool ruleMatchesAlone(const Ruleset& rs, const Rule& rule, std::string_view table, Hook hook, const Witness& w) {
+  auto scope = assumptionsOf(w);
   std::vector<uint8_t> bytes;
   PacketView pv;
   if (!toPacketView(w, bytes, pv)) return false;

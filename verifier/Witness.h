@@ -23,6 +23,10 @@ struct Witness {
   std::string inIface, outIface;
   std::vector<uint8_t> bytes;  // from the IP header on
   std::string describe() const;
+  // Permissive mode: what each unparsed match was assumed to do for this
+  // packet (ChainModel::assumeUnparsed); replay evaluates them so, and any
+  // not listed as false.
+  std::vector<std::pair<const MatchExt*, bool>> assumed;
 };
 
 Witness witnessFromModel(const z3::model& m, const SymPacket& pkt);

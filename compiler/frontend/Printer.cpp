@@ -1,6 +1,7 @@
 #include "compiler/frontend/Printer.h"
 
 #include "compiler/extensions/ArgParse.h"
+#include "compiler/extensions/Unparsed.h"
 #include "compiler/ir/SaveWriter.h"
 
 namespace nfjit {
@@ -45,6 +46,11 @@ std::string printRule(const Rule& r, std::string_view chain, Family f) {
     w.raw(" -f");
   }
   for (const auto& m : r.matches) {
+    // Permissive mode: the words as written, not a module named "unparsed".
+    if (dynamic_cast<const UnparsedMatch*>(m.ext.get())) {
+      m.ext->save(w);
+      continue;
+    }
     w.raw(" -m").word(m.ext->name());
     m.ext->save(w);
   }

@@ -93,7 +93,9 @@ Token makeToken(antlr4::Token* t, DiagnosticEngine& diags) {
 // Interprets statements in order, with iptables-restore's state machine.
 class RestoreBuilder : public ChainLookup {
  public:
-  RestoreBuilder(Family f, DiagnosticEngine& d) : family_(f), diags_(d) { rs_.family = f; }
+  RestoreBuilder(Family f, DiagnosticEngine& d, bool permissive) : family_(f), diags_(d), permissive_(permissive) {
+    rs_.family = f;
+  }
 
   void table(const Token& head, const TokenList& rest);
   void chainDecl(const Token& head, const TokenList& rest);
@@ -118,6 +120,7 @@ class RestoreBuilder : public ChainLookup {
 
   Family family_;
   DiagnosticEngine& diags_;
+  bool permissive_ = false;
   Ruleset rs_;
   Table pending_;  // the table being restored
   Table* cur_ = nullptr;
@@ -277,7 +280,7 @@ void RestoreBuilder::command(const std::optional<Token>& counters, const TokenLi
     return;
   }
   try {
-    RuleParser rp(family_, pending_.name, *this);
+    RuleParser rp(family_, pending_.name, *this, permissive_);
     ParsedCommand pc = rp.parse(args);
     if (pc.skipLine) return;
     if (ctr)
@@ -285,6 +288,9 @@ void RestoreBuilder::command(const std::optional<Token>& counters, const TokenLi
         if (!r.counters) r.counters = ctr;
     for (auto& r : pc.rules) r.loc = at;
     applyCommand(pc);
+    for (auto& w : pc.warnings) diags_.report(std::move(w));
+  } catch (const DroppedRule& e) {
+    diags_.warning(e.loc(), std::string("rule dropped: ") + e.what() + " (--permissive)");
   } catch (const ParseError& e) {
     diags_.error(e.loc(), e.what());
   }
@@ -307,7 +313,8 @@ void RestoreBuilder::applyCommand(ParsedCommand& pc) {
           throw ParseError(pc.loc, "can't use -o with " + c->name + " (no output interface there)");
         if ((c->name == "POSTROUTING" || c->name == "OUTPUT") && !r.ip.inIface.empty())
           throw ParseError(pc.loc, "can't use -i with " + c->name + " (no input interface there)");
-        finalCheckRule(r, family_, pending_.name, c->name);
+        if (permissive_) finalCheckRulePermissive(r, family_, pending_.name, c->name, pc.warnings);
+        else finalCheckRule(r, family_, pending_.name, c->name);
       }
       if (pc.kind == CommandKind::Append) {
         for (auto& r : pc.rules) c->rules.push_back(std::move(r));
@@ -557,7 +564,7 @@ Ruleset parseRestore(std::string_view text, const ParseOptions& opts, Diagnostic
   }
   if (diags.hasErrors()) return Ruleset{opts.family, {}};
 
-  RestoreBuilder b(opts.family, diags);
+  RestoreBuilder b(opts.family, diags, opts.permissive);
   auto collect = [&](const std::vector<IptablesRestoreParser::ArgContext*>& as) {
     TokenList out;
     for (auto* a : as) out.push_back(makeToken(a->getStart(), diags));

@@ -12,6 +12,10 @@ namespace nfjit {
 
 struct ParseOptions {
   Family family = Family::IPv4;
+  // Analyse files iptables-restore rejects: a bad rule option becomes an
+  // unparsed match, a rule with a bad target is dropped, each with a
+  // warning (compiler/frontend/RuleParser.h). Never the default.
+  bool permissive = false;
 };
 
 // Returns the ruleset; check diags.hasErrors() before using it.

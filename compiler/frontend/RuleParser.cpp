@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "compiler/extensions/ArgParse.h"
+#include "compiler/extensions/Unparsed.h"
+#include "compiler/ir/SaveWriter.h"
 
 namespace nfjit {
 namespace {
@@ -68,6 +70,18 @@ struct Loaded {
   Extension* ext;
   bool isTarget;
   std::vector<bool> seen;  // per option, for "only once" checks
+  // Permissive mode: the words written for this module, and the piece it
+  // became once one of its options failed (-1: still parsed normally).
+  size_t matchIdx = SIZE_MAX;
+  std::string words;
+  int piece = -1;
+};
+
+// Permissive mode: words that become one UnparsedMatch at rule_.matches[matchIdx].
+struct Piece {
+  size_t matchIdx;
+  std::string text, failed, error;
+  SourceLoc loc;
 };
 
 struct OptionRef {
@@ -78,8 +92,9 @@ struct OptionRef {
 
 class CommandParser {
  public:
-  CommandParser(Family f, const std::string& table, const ChainLookup& chains, const TokenList& args)
-      : family_(f), table_(table), chains_(chains), args_(args) {}
+  CommandParser(Family f, const std::string& table, const ChainLookup& chains, const TokenList& args,
+                bool permissive)
+      : family_(f), table_(table), chains_(chains), args_(args), permissive_(permissive) {}
 
   ParsedCommand run();
   void parseTokens();
@@ -97,14 +112,27 @@ class CommandParser {
   bool tryLoadProtoMatch(SourceLoc loc);
   void setTarget(const std::string& name, SourceLoc loc, bool isGoto);
   void once(bool& flag, SourceLoc loc, const char* what);
+  // Permissive wrappers: a failure becomes a Piece (or DroppedRule).
+  void baseOption(const BaseOptSpec& b, std::optional<std::string> attached, SourceLoc optLoc,
+                  std::string_view written, size_t optStart);
+  void extensionOption(Loaded& m, int index, std::optional<std::string> attached, SourceLoc optLoc,
+                       std::string_view written, size_t optStart, size_t tokIdx);
+  void unknownOption(size_t optStart, SourceLoc loc, const std::string& what);
+  size_t addPiece(std::string text, std::string failed, const ParseError& e);
+  std::string wordsOf(size_t from, size_t to) const;
+  void materializePieces();
 
   Family family_;
   const std::string& table_;
   const ChainLookup& chains_;
   const TokenList& args_;
+  bool permissive_ = false;
   size_t pos_ = 0;
   bool invert_ = false;
   SourceLoc invertLoc_;
+  size_t invertIdx_ = 0;
+  std::vector<Piece> pieces_;
+  int openPiece_ = -1;  // an unknown -m whose options join it
 
   ParsedCommand cmd_;
   Rule rule_;
@@ -175,6 +203,111 @@ void CommandParser::loadMatch(const std::string& name, SourceLoc loc) {
   Extension* e = mi.ext.get();
   rule_.matches.push_back(std::move(mi));
   loaded_.push_back({e, false, std::vector<bool>(e->options().size())});
+  loaded_.back().matchIdx = rule_.matches.size() - 1;
+  loaded_.back().words = "-m " + name;
+  openPiece_ = -1;
+}
+
+std::string CommandParser::wordsOf(size_t from, size_t to) const {
+  std::string out;
+  for (size_t i = from; i < to && i < args_.size(); ++i) {
+    if (!out.empty()) out += ' ';
+    const std::string& w = args_[i].text;
+    out += (args_[i].quoted || w.find_first_of(" \t\"") != std::string::npos) ? saveQuoted(w) : w;
+  }
+  return out;
+}
+
+size_t CommandParser::addPiece(std::string text, std::string failed, const ParseError& e) {
+  MatchInstance mi;
+  mi.loc = e.loc();
+  rule_.matches.push_back(std::move(mi));  // filled by materializePieces()
+  pieces_.push_back({rule_.matches.size() - 1, std::move(text), std::move(failed), e.what(), e.loc()});
+  return pieces_.size() - 1;
+}
+
+void CommandParser::baseOption(const BaseOptSpec& b, std::optional<std::string> attached, SourceLoc optLoc,
+                               std::string_view written, size_t optStart) {
+  if (!permissive_) return handleBase(b, std::move(attached), optLoc, written);
+  try {
+    handleBase(b, std::move(attached), optLoc, written);
+  } catch (const DroppedRule&) {
+    throw;
+  } catch (const ParseError& e) {
+    invert_ = false;
+    std::string w = wordsOf(optStart, pos_);
+    switch (b.id) {
+      case BaseOpt::Jump:
+      case BaseOpt::Goto: throw DroppedRule(e.loc(), e.what());
+      case BaseOpt::Match:
+        // An unknown module: the options that follow and nobody knows join it.
+        openPiece_ = static_cast<int>(addPiece(w, w, e));
+        return;
+      case BaseOpt::Source:
+      case BaseOpt::Destination:
+      case BaseOpt::Protocol:
+      case BaseOpt::InIface:
+      case BaseOpt::OutIface:
+      case BaseOpt::Fragment: addPiece(w, w, e); return;
+      default: throw;
+    }
+  }
+}
+
+void CommandParser::extensionOption(Loaded& m, int index, std::optional<std::string> attached, SourceLoc optLoc,
+                                    std::string_view written, size_t optStart, size_t tokIdx) {
+  if (!permissive_) return handleExtension(m, index, std::move(attached), optLoc, written);
+  const OptionSpec& spec = m.ext->options()[static_cast<size_t>(index)];
+  // How far the option's words reach, should it fail before taking them.
+  auto takeWords = [&] {
+    size_t need = 0;
+    if (spec.arg == ArgKind::Required || spec.arg == ArgKind::Two) need = attached ? 0 : 1;
+    if (spec.arg == ArgKind::Two) ++need;
+    if (spec.arg == ArgKind::Optional && !attached && pos_ == tokIdx + 1 && nextIsPlainWord()) need = 1;
+    pos_ = std::min(args_.size(), std::max(pos_, tokIdx + 1 + need));
+    invert_ = false;
+  };
+  if (m.piece >= 0) {
+    takeWords();
+    pieces_[static_cast<size_t>(m.piece)].text += " " + wordsOf(optStart, pos_);
+    return;
+  }
+  try {
+    handleExtension(m, index, attached, optLoc, written);
+    m.words += " " + wordsOf(optStart, pos_);
+  } catch (const DroppedRule&) {
+    throw;
+  } catch (const ParseError& e) {
+    if (m.isTarget) throw DroppedRule(e.loc(), e.what());
+    takeWords();
+    std::string w = wordsOf(optStart, pos_);
+    pieces_.push_back({m.matchIdx, m.words + " " + w, w, e.what(), e.loc()});
+    m.piece = static_cast<int>(pieces_.size() - 1);
+  }
+}
+
+void CommandParser::unknownOption(size_t optStart, SourceLoc loc, const std::string& what) {
+  // Its arguments are unknown too: take the words up to the next option.
+  while (nextIsPlainWord()) ++pos_;
+  invert_ = false;
+  std::string w = wordsOf(optStart, pos_);
+  if (openPiece_ >= 0) {
+    pieces_[static_cast<size_t>(openPiece_)].text += " " + w;
+    return;
+  }
+  addPiece(w, w, ParseError(loc, "unknown option `" + what + "'"));
+}
+
+void CommandParser::materializePieces() {
+  for (const Piece& p : pieces_) {
+    MatchInstance& mi = rule_.matches[p.matchIdx];
+    mi.ext = std::make_unique<UnparsedMatch>(p.text, p.failed, p.error, p.loc);
+    mi.loc = p.loc;
+    cmd_.warnings.push_back({Severity::Warning, p.loc,
+                             "unparsed `" + p.failed + "': " + p.error + "; analysed as an unknown match (--permissive)",
+                             {}});
+  }
+  pieces_.clear();
 }
 
 // iptables loads the match named like the -p protocol when it meets an option
@@ -197,7 +330,9 @@ bool CommandParser::tryLoadProtoMatch(SourceLoc loc) {
   }
   if (!ExtensionRegistry::instance().findMatch(name, family_)) return false;
   protoMatchLoaded_ = true;
+  int open = openPiece_;  // an implicit load does not end an unknown module's options
   loadMatch(name, loc);
+  openPiece_ = open;
   return true;
 }
 
@@ -467,14 +602,17 @@ void CommandParser::handleExtension(Loaded& m, int index, std::optional<std::str
 
 void CommandParser::parseTokens() {
   while (pos_ < args_.size()) {
+    const size_t tokIdx = pos_;
     const Token& tok = args_[pos_++];
     const std::string& s = tok.text;
+    const size_t optStart = invert_ ? invertIdx_ : tokIdx;
     // Quotes only group characters: a quoted word is an option, `!' or a
     // number like any other (as iptables-restore's add_param_to_argv()).
     if (s == "!") {
       if (invert_) fail(tok.loc, "multiple `!' flags not allowed");
       invert_ = true;
       invertLoc_ = tok.loc;
+      invertIdx_ = tokIdx;
       continue;
     }
     if (s.size() < 2 || s[0] != '-') fail(tok.loc, "bad argument `" + s + "'");
@@ -491,9 +629,11 @@ void CommandParser::parseTokens() {
       OptionRef ref = lookupLong(name, tok.loc);
       if (!ref.base && !ref.module && tryLoadProtoMatch(tok.loc)) ref = lookupLong(name, tok.loc);
       if (ref.base) {
-        handleBase(*ref.base, attached, tok.loc, s);
+        baseOption(*ref.base, attached, tok.loc, s, optStart);
       } else if (ref.module) {
-        handleExtension(*ref.module, ref.index, attached, tok.loc, s);
+        extensionOption(*ref.module, ref.index, attached, tok.loc, s, optStart, tokIdx);
+      } else if (permissive_) {
+        unknownOption(optStart, tok.loc, "--" + std::string(name));
       } else {
         fail(tok.loc, "unknown option `--" + std::string(name) + "'");
       }
@@ -503,11 +643,16 @@ void CommandParser::parseTokens() {
     const BaseOptSpec* b = nullptr;
     for (const auto& o : kBaseOpts)
       if (o.shortName == c) b = &o;
+    if (!b && permissive_) {
+      unknownOption(optStart, tok.loc, s.substr(0, 2));
+      continue;
+    }
     if (!b) fail(tok.loc, "unknown option `" + s.substr(0, 2) + "'");
     std::optional<std::string> attached;
     if (s.size() > 2) attached = s.substr(2);
-    handleBase(*b, attached, tok.loc, s);
+    baseOption(*b, attached, tok.loc, s, optStart);
   }
+  materializePieces();
   if (invert_) fail(invertLoc_, "nothing appropriate following `!'");
   if (cmd_.kind == CommandKind::None && !cmd_.skipLine) {
     SourceLoc at = args_.empty() ? SourceLoc{} : args_[0].loc;
@@ -535,7 +680,7 @@ ParsedCommand CommandParser::run() {
   // their parsed options, so each copy is parsed afresh from the same words.
   for (const auto& s : srcs_) {
     for (const auto& d : dsts_) {
-      CommandParser copy(family_, table_, chains_, args_);
+      CommandParser copy(family_, table_, chains_, args_, permissive_);
       copy.parseTokens();
       place(copy.rule_, s, d);
       cmd_.rules.push_back(std::move(copy.rule_));
@@ -547,7 +692,7 @@ ParsedCommand CommandParser::run() {
 }  // namespace
 
 ParsedCommand RuleParser::parse(const TokenList& args) {
-  CommandParser p(family_, table_, chains_, args);
+  CommandParser p(family_, table_, chains_, args, permissive_);
   return p.run();
 }
 
@@ -566,6 +711,44 @@ void finalCheckRule(const Rule& rule, Family family, std::string_view table, std
   if (rule.target.kind == Target::Kind::Extension) {
     ctx.loc = rule.target.loc;
     rule.target.ext->finalCheck(ctx);
+  }
+}
+
+}  // namespace nfjit
+
+namespace nfjit {
+
+void finalCheckRulePermissive(Rule& rule, Family family, std::string_view table, std::string_view chain,
+                              std::vector<Diagnostic>& warnings) {
+  RuleContext ctx;
+  ctx.family = family;
+  ctx.table = table;
+  ctx.chain = chain;
+  ctx.proto = rule.ip.proto;
+  ctx.protoInverted = rule.ip.invProto;
+  ctx.rule = &rule;
+  for (auto& m : rule.matches) {
+    if (dynamic_cast<const UnparsedMatch*>(m.ext.get())) continue;
+    ctx.loc = m.loc;
+    try {
+      m.ext->finalCheck(ctx);
+    } catch (const ParseError& e) {
+      SaveWriter w;
+      w.raw("-m").word(m.ext->name());
+      m.ext->save(w);
+      std::string text = w.take();
+      warnings.push_back({Severity::Warning, e.loc(),
+                          "unparsed `" + text + "': " + e.what() + "; analysed as an unknown match (--permissive)", {}});
+      m.ext = std::make_unique<UnparsedMatch>(text, text, e.what(), m.loc);
+    }
+  }
+  if (rule.target.kind == Target::Kind::Extension) {
+    ctx.loc = rule.target.loc;
+    try {
+      rule.target.ext->finalCheck(ctx);
+    } catch (const ParseError& e) {
+      throw DroppedRule(e.loc(), e.what());
+    }
   }
 }
 

@@ -38,6 +38,15 @@ struct ParsedCommand {
   bool hasRuleSpec = false;
   // Every rule the command denotes: -s/-d lists expand into one rule each.
   std::vector<Rule> rules;
+  // Permissive mode: the options kept as unparsed matches, as warnings.
+  std::vector<Diagnostic> warnings;
+};
+
+// Permissive mode: the rule cannot be kept at all (its target is unknown or
+// invalid); the caller drops it with a warning instead of failing.
+class DroppedRule : public ParseError {
+ public:
+  using ParseError::ParseError;
 };
 
 // Looks up what the target name means in the current table.
@@ -49,8 +58,11 @@ struct ChainLookup {
 
 class RuleParser {
  public:
-  RuleParser(Family family, std::string table, const ChainLookup& chains)
-      : family_(family), table_(std::move(table)), chains_(chains) {}
+  // permissive: an option that fails to parse becomes an UnparsedMatch
+  // (compiler/extensions/Unparsed.h) with a warning; a bad target throws
+  // DroppedRule. Never the default: iptables-restore rejects such lines.
+  RuleParser(Family family, std::string table, const ChainLookup& chains, bool permissive = false)
+      : family_(family), table_(std::move(table)), chains_(chains), permissive_(permissive) {}
   // Throws ParseError on the first problem, as iptables stops at it.
   ParsedCommand parse(const TokenList& args);
 
@@ -58,9 +70,14 @@ class RuleParser {
   Family family_;
   std::string table_;
   const ChainLookup& chains_;
+  bool permissive_ = false;
 };
 
 // Runs the extensions' final checks for a fully parsed rule in a chain.
 void finalCheckRule(const Rule& rule, Family family, std::string_view table, std::string_view chain);
+// The same in permissive mode: a match that fails its check becomes an
+// UnparsedMatch (a warning is added); a target that fails throws DroppedRule.
+void finalCheckRulePermissive(Rule& rule, Family family, std::string_view table, std::string_view chain,
+                              std::vector<Diagnostic>& warnings);
 
 }  // namespace nfjit

@@ -1,0 +1,256 @@
+#include "verifier/ConcreteSearch.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace nfjit::verifier {
+
+namespace {
+constexpr int kTries = 40;  // blockers stepped around before giving up
+}
+
+ConcreteSearch::ConcreteSearch(const ChainModel& m, Family f) : m_(m), family_(f) {
+  const Ruleset& rs = m.ruleset();
+  effects_.resize(rs.tables.size());
+  for (size_t t = 0; t < rs.tables.size(); ++t) {
+    effects_[t].resize(rs.tables[t].chains.size());
+    for (size_t ch = 0; ch < rs.tables[t].chains.size(); ++ch)
+      for (size_t r = 0; r < rs.tables[t].chains[ch].rules.size(); ++r) {
+        effects_[t][ch].push_back(targetEffect(rs.tables[t].chains[ch].rules[r].target, f));
+        for (const auto& u : m.lowered(t, ch, r).unknowns)
+          if (u.stateful && statefulVars_.insert(u.var.id()).second) statefulExprs_.push_back(u.var);
+      }
+  }
+}
+
+z3::expr ConcreteSearch::bv(z3::context& c, u128 v, unsigned w) {
+  if (w <= 64) return c.bv_val(static_cast<uint64_t>(v), w);
+  return z3::concat(c.bv_val(static_cast<uint64_t>(v >> 64), 64), c.bv_val(static_cast<uint64_t>(v), 64));
+}
+
+void ConcreteSearch::fixLength() {
+  // The smallest packet the witness builder writes: headers only.
+  unsigned hdr = family_ == Family::IPv4 ? 20 : 40;
+  p_.length = static_cast<uint16_t>(hdr + (p_.v[kDimProto] == 6 && p_.v[kDimFrag] == 0 ? 20 : 8));
+}
+
+z3::model ConcreteSearch::modelOf() const {
+  const SymPacket& k = m_.packet();
+  z3::context& c = k.src.ctx();
+  z3::model md(c);
+  // add_const_interp takes non-const references.
+  auto put = [&](const z3::expr& var, z3::expr val) {
+    z3::func_decl d = var.decl();
+    md.add_const_interp(d, val);
+  };
+  auto set = [&](const z3::expr& var, u128 v) { put(var, bv(c, v, var.get_sort().bv_size())); };
+  set(k.src, p_.v[kDimSrc]);
+  set(k.dst, p_.v[kDimDst]);
+  set(k.proto, p_.v[kDimProto]);
+  set(k.sport, p_.v[kDimSport]);
+  set(k.dport, p_.v[kDimDport]);
+  set(k.inIf, p_.v[kDimIn]);
+  set(k.outIf, p_.v[kDimOut]);
+  set(k.frag, p_.v[kDimFrag]);
+  set(k.ttl, p_.ttl);
+  set(k.tos, p_.tos);
+  set(k.tcpFlags, p_.tcpFlags);
+  set(k.icmpType, p_.icmpType);
+  set(k.icmpCode, p_.icmpCode);
+  set(k.ctstate, p_.ctstate);
+  set(k.pktType, p_.pktType);
+  set(k.length, p_.length);
+  set(k.mark, p_.mark);
+  for (const auto& e : trueExprs_) put(e, c.bool_val(true));
+  if (statefulOn_)
+    for (const auto& e : statefulExprs_) put(e, c.bool_val(true));
+  return md;
+}
+
+bool ConcreteSearch::evalCond(const z3::expr& e) {
+  if (!model_) model_.emplace(modelOf());
+  return model_->eval(e, true).is_true();
+}
+
+int ConcreteSearch::matches(const Traversal& tr, size_t i) {
+  const Occurrence& o = tr.occs[i];
+  const LoweredRule& lr = m_.lowered(o.table, o.chain, o.rule);
+  for (const auto& u : lr.unknowns)
+    if (!trueVars_.count(u.var.id()) && !(statefulOn_ && statefulVars_.count(u.var.id()))) return 0;
+  // A mark changed on the way is not in the model: let the solver decide.
+  if ((lr.fieldsUsed & fieldBit(Field::Mark)) && mark_ != p_.mark) return -1;
+  if (lr.boxExact) return 1;
+  return evalCond(lr.cond) ? 1 : 0;
+}
+
+ConcreteSearch::Res ConcreteSearch::run(const Traversal& tr, size_t begin, size_t end) {
+  size_t i = begin;
+  while (i < end) {
+    const Occurrence& o = tr.occs[i];
+    const bool nests = o.action == Action::Jump || o.action == Action::Goto;
+    const size_t next = nests ? o.calleeEnd : i + 1;
+    if (i == target_) return {matches(tr, i) == 1 ? Out::Reached : Out::GiveUp};
+    const bool holdsTarget = nests && target_ > i && target_ < o.calleeEnd;
+    int m = o.pathBox.contains(p_.v) ? matches(tr, i) : 0;
+    if (m < 0) return {Out::GiveUp};
+    if (m == 0) {
+      if (holdsTarget) return {Out::GiveUp};  // the way in is closed
+      i = next;
+      continue;
+    }
+    switch (o.action) {
+      case Action::Terminal: return {Out::Blocked, static_cast<int>(i)};
+      case Action::Return: return {Out::Exited, static_cast<int>(i)};
+      case Action::Continue: {
+        const TargetEffect& eff = effects_[o.table][o.chain][o.rule];
+        if (!eff.known) return {Out::GiveUp};
+        if (eff.setsMark) mark_ = (mark_ & ~eff.markMask) ^ eff.markValue;
+        break;
+      }
+      case Action::Jump:
+      case Action::Goto: {
+        Res r = run(tr, i + 1, o.calleeEnd);
+        if (r.out == Out::Reached || r.out == Out::Blocked || r.out == Out::GiveUp) return r;
+        // Left the callee without reaching the target inside it.
+        if (holdsTarget) return r.by >= 0 ? Res{Out::Blocked, r.by} : Res{Out::GiveUp};
+        if (o.action == Action::Goto) return {Out::Exited, r.by >= 0 ? r.by : static_cast<int>(i)};
+        break;
+      }
+    }
+    i = next;
+  }
+  return {Out::Fell};
+}
+
+Witness ConcreteSearch::lastPacket() const {
+  Witness w;
+  w.family = family_;
+  auto addr = [&](u128 v) {
+    if (family_ == Family::IPv4) return IpAddr::fromV4(static_cast<uint32_t>(v));
+    IpAddr a;
+    for (int i = 15; i >= 0; --i, v >>= 8) a.b[static_cast<size_t>(i)] = static_cast<uint8_t>(v);
+    return a;
+  };
+  w.src = addr(p_.v[kDimSrc]);
+  w.dst = addr(p_.v[kDimDst]);
+  w.proto = static_cast<uint8_t>(p_.v[kDimProto]);
+  w.sport = static_cast<uint16_t>(p_.v[kDimSport]);
+  w.dport = static_cast<uint16_t>(p_.v[kDimDport]);
+  w.fragment = p_.v[kDimFrag] != 0;
+  const auto& names = m_.packet().ifaces.names;
+  w.inIface = p_.v[kDimIn] < names.size() ? names[static_cast<size_t>(p_.v[kDimIn])] : "";
+  w.outIface = p_.v[kDimOut] < names.size() ? names[static_cast<size_t>(p_.v[kDimOut])] : "";
+  w.ttl = p_.ttl;
+  w.tos = p_.tos;
+  w.tcpFlags = p_.tcpFlags;
+  w.icmpType = p_.icmpType;
+  w.icmpCode = p_.icmpCode;
+  w.ctstate = p_.ctstate;
+  w.pktType = p_.pktType;
+  w.length = p_.length;
+  w.mark = p_.mark;
+  buildBytes(w);
+  return w;
+}
+
+bool ConcreteSearch::coversForced(const Occurrence& o, const Box& box) const {
+  const LoweredRule& lr = m_.lowered(o.table, o.chain, o.rule);
+  if (!lr.boxExact || o.pathBox.empty) return false;
+  for (const auto& u : lr.unknowns)
+    if (!statefulVars_.count(u.var.id())) return false;
+  for (int d = 0; d < kNumDims; ++d)
+    if (o.pathBox.d[d].lo > box.d[d].lo || o.pathBox.d[d].hi < box.d[d].hi) return false;
+  return true;
+}
+
+int ConcreteSearch::forcedBlocker(const Traversal& tr, size_t target) const {
+  const Box& box = tr.occs[target].pathBox;
+  std::unordered_set<int> path = {-1};
+  for (int a = tr.occs[target].parent; a >= 0; a = tr.occs[static_cast<size_t>(a)].parent) path.insert(a);
+  for (size_t i = 0; i < target; ++i) {
+    const Occurrence& o = tr.occs[i];
+    if (!path.count(o.parent) || path.count(static_cast<int>(i)) || !coversForced(o, box)) continue;
+    if (o.action == Action::Terminal) return static_cast<int>(i);
+    if (o.action != Action::Jump && o.action != Action::Goto) continue;
+    // The callee decides them: an all-covering terminal at its top level,
+    // with nothing before it that could send them back or elsewhere.
+    for (size_t k = i + 1; k < o.calleeEnd; ++k) {
+      const Occurrence& c = tr.occs[k];
+      if (c.parent != static_cast<int>(i)) continue;
+      if (c.action == Action::Return || c.action == Action::Goto) break;
+      if (c.action == Action::Continue && !effects_[c.table][c.chain][c.rule].known) break;
+      if (c.action == Action::Terminal && coversForced(c, box)) return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+bool ConcreteSearch::reaches(const Traversal& tr, size_t target, bool statefulMatch) {
+  statefulOn_ = statefulMatch;
+  const Occurrence& t = tr.occs[target];
+  const Box& box = t.pathBox;
+  if (box.empty) return false;
+  target_ = target;
+  trueVars_.clear();
+  trueExprs_.clear();
+  for (int i = static_cast<int>(target); i >= 0; i = tr.occs[static_cast<size_t>(i)].parent) {
+    const Occurrence& o = tr.occs[static_cast<size_t>(i)];
+    for (const auto& u : m_.lowered(o.table, o.chain, o.rule).unknowns) {
+      trueVars_.insert(u.var.id());
+      trueExprs_.push_back(u.var);
+    }
+  }
+  p_ = Point{};
+  for (int d = 0; d < kNumDims; ++d) p_.v[d] = box.d[d].lo;
+  // Readable defaults where the box allows: TCP, a first fragment.
+  if (box.d[kDimProto].lo <= 6 && 6 <= box.d[kDimProto].hi) p_.v[kDimProto] = 6;
+  if (family_ == Family::IPv6) {
+    p_.icmpType = 128;
+    if (p_.v[kDimFrag] != 0) return false;
+  }
+  fixLength();
+  // SymPacket::wellFormed, for the fields a point sets: the defaults are
+  // valid, the hook's interfaces are in every path box, the length fits.
+  const u128 ifaces = m_.packet().ifaces.names.size();
+  auto wellFormed = [&] {
+    if (p_.v[kDimIn] >= ifaces || p_.v[kDimOut] >= ifaces) return false;
+    if (family_ == Family::IPv4) return true;
+    for (u128 x : {0, 43, 44, 51, 60})
+      if (p_.v[kDimProto] == x) return false;
+    return p_.v[kDimFrag] == 0;
+  };
+  for (int attempt = 0; attempt < kTries; ++attempt) {
+    ++packetsTried;
+    model_.reset();
+    mark_ = p_.mark;
+    if (!wellFormed()) return false;
+    Res r = run(tr, 0, tr.occs.size());
+    if (debug_)
+      std::fprintf(stderr, "  try %d: out %d by line %u (in %u)\n", attempt, int(r.out),
+                   r.by >= 0 ? m_.ruleset().tables[tr.table].chains[tr.occs[size_t(r.by)].chain].rules[tr.occs[size_t(r.by)].rule].loc.line : 0,
+                   unsigned(p_.v[kDimIn]));
+    if (r.out == Out::Reached) return true;
+    if (r.out != Out::Blocked && r.out != Out::Exited) return false;
+    if (r.by < 0) return false;
+    // Step out of the blocker's box along one dimension, staying in ours.
+    const Box& b = tr.occs[static_cast<size_t>(r.by)].pathBox;
+    bool moved = false;
+    for (int d : {kDimSrc, kDimDst, kDimSport, kDimDport, kDimProto, kDimIn, kDimOut, kDimFrag}) {
+      // Upwards first, so that a walk through many blockers side by side
+      // (one per interface, say) moves on instead of swinging back.
+      if (b.d[d].hi < box.d[d].hi) {
+        p_.v[d] = b.d[d].hi + 1;
+        moved = true;
+      } else if (b.d[d].lo > box.d[d].lo) {
+        p_.v[d] = b.d[d].lo - 1;
+        moved = true;
+      }
+      if (moved) break;
+    }
+    if (!moved) return false;
+    fixLength();
+  }
+  return false;
+}
+
+}  // namespace nfjit::verifier

@@ -1,0 +1,75 @@
+// Deciding "some packet reaches and matches this rule" without the solver:
+// a concrete packet inside the rule's path box is run through the
+// flattened traversal (only occurrences whose boxes hold it can match), and
+// moved out of the box of whatever blocks it, a few times. Most rules of
+// large rulesets are reachable and are decided this way; the rest go to Z3.
+#pragma once
+#include <z3++.h>
+
+#include <array>
+#include <cstdlib>
+#include <cstdint>
+#include <optional>
+#include <unordered_set>
+#include <vector>
+
+#include "verifier/ChainModel.h"
+
+namespace nfjit::verifier {
+
+class ConcreteSearch {
+ public:
+  ConcreteSearch(const ChainModel& m, Family f);
+  // True when a packet reaches occurrence `target` of `tr` and matches it,
+  // with every stateful unknown on the way matching and every other
+  // unknown not (so the rule is reachable in the three-valued sense too).
+  // False says nothing: ask the solver.
+  // statefulMatch false: stateful unknowns do not match either (is the
+  // rule reachable at all, whatever they do?).
+  bool reaches(const Traversal& tr, size_t target, bool statefulMatch = true);
+  // An earlier occurrence on the target's path that decides every packet
+  // of the target's box once its stateful matches hold (e.g. an unconditional
+  // `-m recent --update -j DROP_CHAIN`): with them forced, nothing reaches
+  // the target. -1 when there is none that is this plain.
+  int forcedBlocker(const Traversal& tr, size_t target) const;
+  // The packet of the last successful reaches(), as a witness (bytes built).
+  Witness lastPacket() const;
+  size_t packetsTried = 0;
+
+ private:
+  struct Point {
+    std::array<u128, kNumDims> v{};
+    uint8_t ttl = 64, tos = 0, tcpFlags = 0x02, icmpType = 8, icmpCode = 0, ctstate = 2, pktType = 0;
+    uint16_t length = 40;
+    uint32_t mark = 0;
+  };
+  enum class Out : uint8_t { Fell, Exited, Blocked, Reached, GiveUp };
+  struct Res {
+    Out out;
+    int by = -1;  // Blocked/Exited: the occurrence that took the packet elsewhere
+  };
+  Res run(const Traversal& tr, size_t begin, size_t end);
+  int matches(const Traversal& tr, size_t i);  // 1, 0, or -1: cannot tell
+  bool evalCond(const z3::expr& e);
+  void fixLength();
+  z3::model modelOf() const;
+  static z3::expr bv(z3::context& c, u128 v, unsigned w);
+
+  const ChainModel& m_;
+  Family family_;
+  std::vector<std::vector<std::vector<TargetEffect>>> effects_;
+  std::unordered_set<unsigned> statefulVars_;
+  std::vector<z3::expr> statefulExprs_;
+  // Per query.
+  bool debug_ = std::getenv("NFJIT_VERIFY_DEBUG") != nullptr;
+  size_t target_ = 0;
+  bool statefulOn_ = true;
+  bool coversForced(const Occurrence& o, const Box& box) const;
+  Point p_;
+  uint32_t mark_ = 0;
+  std::unordered_set<unsigned> trueVars_;  // own and ancestors' unknowns
+  std::vector<z3::expr> trueExprs_;
+  std::optional<z3::model> model_;
+};
+
+}  // namespace nfjit::verifier
