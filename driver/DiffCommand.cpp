@@ -19,6 +19,7 @@ class DiffCommand final : public Command {
   int order() const override { return 21; }
   void setup(CLI::App& sub) override {
     sub.add_flag("-6,--ipv6", ipv6_, "the files are ip6tables-save output");
+    sub.add_flag("--permissive", permissive_, "analyse files iptables-restore rejects: bad options become unknown matches (warnings)");
     sub.add_flag("--json", json_, "the result as JSON on stdout");
     sub.add_option("--table", table_, "the table to compare (default filter)");
     sub.add_option("--witness-pcap", pcap_, "write the witness packets to FILE (raw IP, DLT 101)");
@@ -26,9 +27,9 @@ class DiffCommand final : public Command {
     sub.add_option("NEW", new_, "the new rules file")->required();
   }
   int run() override {
-    auto olds = loadRuleset(old_, ipv6_);
+    auto olds = loadRuleset(old_, ipv6_, permissive_);
     if (!olds) return 2;
-    auto news = loadRuleset(new_, ipv6_);
+    auto news = loadRuleset(new_, ipv6_, permissive_);
     if (!news) return 2;
     const Ruleset& a = olds->rules;
     const Ruleset& b = news->rules;
@@ -59,6 +60,7 @@ class DiffCommand final : public Command {
   }
 
  private:
+  bool permissive_ = false;
   bool ipv6_ = false, json_ = false;
   std::string old_, new_, pcap_, table_ = "filter";
 };

@@ -20,6 +20,7 @@ class QueryCommand final : public Command {
   int order() const override { return 22; }
   void setup(CLI::App& sub) override {
     sub.add_flag("-6,--ipv6", ipv6_, "the file is ip6tables-save output");
+    sub.add_flag("--permissive", permissive_, "analyse files iptables-restore rejects: bad options become unknown matches (warnings)");
     sub.add_flag("--json", json_, "the result as JSON on stdout");
     sub.add_option("--table", table_, "the table (default filter)");
     sub.add_option("--chain", chain_, "a built-in chain")->required();
@@ -29,7 +30,7 @@ class QueryCommand final : public Command {
   }
   int run() override {
     std::string shown = file_ == "-" ? "<stdin>" : file_;
-    auto loaded = loadRuleset(file_, ipv6_);
+    auto loaded = loadRuleset(file_, ipv6_, permissive_);
     if (!loaded) return 2;
     const Ruleset& rs = loaded->rules;
     ParseOptions po;
@@ -75,6 +76,7 @@ class QueryCommand final : public Command {
   }
 
  private:
+  bool permissive_ = false;
   bool ipv6_ = false, json_ = false;
   std::string file_, table_ = "filter", chain_, where_, verdict_;
 };

@@ -1,13 +1,16 @@
 // nfjit check: shadowed rules, rules that never match, unreachable chains.
 #include "verifier/Checks.h"
+#include "verifier/Anomalies.h"
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "compiler/frontend/Printer.h"
+#include "verifier/ConcreteSearch.h"
 
 namespace nfjit::verifier {
 
@@ -87,10 +90,21 @@ z3::check_result HookSolver::check(const z3::expr& e, Hook h, const std::vector<
   return r;
 }
 
+z3::expr HookSolver::literalFor(const z3::expr& e) {
+  z3::expr lit = s_.ctx().bool_const(("goal_" + std::to_string(++goals_)).c_str());
+  s_.add(z3::implies(lit, e));
+  return lit;
+}
+
 z3::check_result HookSolver::checkNice(const z3::expr& e, Hook h, const std::vector<z3::expr>& extra) {
   auto r = check(e, h, extra);
   if (r != z3::sat) return r;
+  // All preferences at once first: when they fit, the greedy loop below
+  // would keep every one of them and end with this very query.
   std::vector<z3::expr> keep = extra;
+  keep.insert(keep.end(), prefs_.begin(), prefs_.end());
+  if (check(e, h, keep) == z3::sat) return z3::sat;
+  keep = extra;
   for (const auto& p : prefs_) {
     keep.push_back(p);
     if (check(e, h, keep) != z3::sat) keep.pop_back();
@@ -99,6 +113,14 @@ z3::check_result HookSolver::checkNice(const z3::expr& e, Hook h, const std::vec
 }
 
 namespace {
+
+struct SolverScope {
+  explicit SolverScope(z3::solver& s) : s_(s) { s_.push(); }
+  ~SolverScope() { s_.pop(); }
+  SolverScope(const SolverScope&) = delete;
+  SolverScope& operator=(const SolverScope&) = delete;
+  z3::solver& s_;
+};
 
 enum class Status : uint8_t { NoOccurrence, Unsat, Shadowed, PossiblyShadowed, Reachable };
 
@@ -111,16 +133,18 @@ class Checker {
  public:
   Checker(const Ruleset& rs, const CheckOptions& opts)
       : rs_(rs), opts_(opts), ifs_(buildIfaces(rs)), pkt_(c_, rs.family, ifs_), model_(c_, rs, pkt_, "r"),
-        hs_(c_, pkt_) {
-    // Every traversal defined once in the one incremental solver.
-    for (const auto& tr : model_.traversals()) {
-      WalkOptions wo;
-      wo.define = &hs_.solver();
-      defs_.push_back(model_.walk(tr, wo));
-    }
+        hs_(c_, pkt_), search_(model_, rs.family) {
     if (debug_)
       std::fprintf(stderr, "nfjit check: model built, %zu traversals\n", model_.traversals().size());
   }
+
+  ~Checker() {
+    // Z3_del_context takes minutes after a large run (it frees every term
+    // the bit-blaster made); large runs leave the context to process exit.
+    if (model_.traversals().size() && occurrences() > kKeepContextAbove) (void)ownedCtx_.release();
+  }
+  Checker(const Checker&) = delete;
+  Checker& operator=(const Checker&) = delete;
 
   CheckResult run() {
     auto t0 = std::chrono::steady_clock::now();
@@ -164,6 +188,13 @@ class Checker {
   }
 
  private:
+  static constexpr size_t kKeepContextAbove = 3000;
+  size_t occurrences() const {
+    size_t n = 0;
+    for (const auto& t : model_.traversals()) n += t.occs.size();
+    return n;
+  }
+
   static IfaceUniverse buildIfaces(const Ruleset& rs) {
     IfaceUniverse u;
     u.build({&rs});
@@ -188,15 +219,60 @@ class Checker {
     bool anyReachableOcc = false, allBlockedSomehow = true;
     std::vector<std::string> possibleDeps;
     std::optional<OccRef> firstLive;
+    // Cheap first: a concrete packet that gets there decides "reachable".
+    if (!lr.box.empty)
+      for (const OccRef& ref : occs)
+        if (search_.reaches(travs[ref.trav], ref.occ)) {
+          status_[t][ch][r] = Status::Reachable;
+          ++out_.stats.pruned;
+          return;
+        }
+    // Reachable when stateful matches do not hold, blocked by one plain
+    // earlier rule when they do: possibly shadowed, without the solver.
+    if (!lr.box.empty) {
+      std::optional<std::pair<OccRef, int>> plain;
+      std::optional<Witness> plainWitness;
+      bool allPlain = true;
+      for (const OccRef& ref : occs) {
+        const Traversal& tr = travs[ref.trav];
+        if (tr.occs[ref.occ].pathBox.empty) continue;
+        bool free = search_.reaches(tr, ref.occ, false);
+        int b = free ? search_.forcedBlocker(tr, ref.occ) : -1;
+        if (b >= 0 && !plain) plainWitness = search_.lastPacket();
+        if (debug_ && b < 0)
+          std::fprintf(stderr, "nfjit check: line %u: %s\n", rs_.tables[t].chains[ch].rules[r].loc.line,
+                       free ? "no plain forced blocker" : "no concrete packet reaches it");
+        if (b < 0) {
+          allPlain = false;
+          break;
+        }
+        if (!plain) plain = {ref, b};
+      }
+      if (allPlain && plain) {
+        const Occurrence& bo = travs[plain->first.trav].occs[static_cast<size_t>(plain->second)];
+        std::vector<std::string> deps;
+        for (const auto& u : model_.lowered(bo.table, bo.chain, bo.rule).unknowns) deps.push_back(u.what);
+        status_[t][ch][r] = Status::PossiblyShadowed;
+        ++out_.stats.pruned;
+        reportShadowed(t, ch, r, plain->first, false, deps, plain->second, std::move(plainWitness));
+        return;
+      }
+    }
     if (!lr.box.empty) {
       for (const OccRef& ref : occs) {
         const Traversal& tr = travs[ref.trav];
         const Occurrence& o = tr.occs[ref.occ];
         if (o.pathBox.empty) continue;
         if (!firstLive) firstLive = ref;
-        const WalkResult& w = defs_[ref.trav];
-        const std::vector<z3::expr> at = {w.activeAt[ref.occ], w.matchAt[ref.occ]};
-        auto res = hs_.check(c_.bool_val(true), tr.hook, at);
+        // Only the occurrences whose boxes meet this one's can matter.
+        WalkOptions wo;
+        wo.stopAt = static_cast<int>(ref.occ);
+        wo.filter = &o.pathBox;
+        const WalkResult w = model_.walk(tr, wo);
+        SolverScope scope(hs_.solver());  // the goal's definition goes with the rule
+        const std::vector<z3::expr> at = {hs_.literalFor(*w.reach && *w.matchAtStop)};
+        const z3::expr goal = c_.bool_val(true);
+        auto res = hs_.check(goal, tr.hook, at);
         if (res == z3::unsat) continue;  // unknown (timeout) counts as reachable: no finding
         anyReachableOcc = true;
         // Three-valued: is there a behaviour of the earlier unknown matches
@@ -211,7 +287,7 @@ class Checker {
             // Name only the ones written before the rule (forcing later ones is harmless).
             if (u.line < rs_.tables[t].chains[ch].rules[r].loc.line) deps.push_back(u.what);
           }
-        if (forced.size() == at.size() || hs_.check(c_.bool_val(true), tr.hook, forced) != z3::unsat) {
+        if (forced.size() == at.size() || hs_.check(goal, tr.hook, forced) != z3::unsat) {
           allBlockedSomehow = false;
           break;
         }
@@ -248,7 +324,10 @@ class Checker {
     out_.findings.push_back(std::move(f));
   }
 
-  void reportShadowed(size_t t, size_t ch, size_t r, OccRef ref, bool definite, std::vector<std::string> deps) {
+  // knownBlocker: the occurrence that blocks it, when already known.
+  // packet: a packet known to match the rule (its unparsed matches holding).
+  void reportShadowed(size_t t, size_t ch, size_t r, OccRef ref, bool definite, std::vector<std::string> deps,
+                      int knownBlocker = -1, std::optional<Witness> packet = std::nullopt) {
     const Traversal& tr = model_.traversals()[ref.trav];
     const LoweredRule& lr = model_.lowered(t, ch, r);
     Finding f;
@@ -270,7 +349,7 @@ class Checker {
     // An empty path box (the jumps that lead here contradict the rule)
     // filters out the callers themselves: walk unfiltered then.
     if (o.pathBox.empty) wo.filter = nullptr;
-    WalkResult w = model_.walk(tr, wo);
+    WalkResult w = knownBlocker >= 0 ? WalkResult{} : model_.walk(tr, wo);
     std::vector<z3::expr> extra;
     std::map<unsigned, int> guardOcc;
     for (const auto& [g, oi] : w.guards) {
@@ -300,8 +379,11 @@ class Checker {
     }
     const std::string myLabel = targetLabel(rs_.tables[t].chains[ch].rules[r].target);
     bool differs = false;
-    for (const auto& g : core) {
-      const Occurrence& b = tr.occs[guardOcc[g.id()]];
+    std::vector<int> blockers;
+    for (const auto& g : core) blockers.push_back(guardOcc[g.id()]);
+    if (knownBlocker >= 0) blockers = {knownBlocker};
+    for (int bi : blockers) {
+      const Occurrence& b = tr.occs[static_cast<size_t>(bi)];
       RuleRefV ref2 = makeRuleRef(rs_, b.table, b.chain, b.rule);
       if (b.action == Action::Terminal && verdictClass(b.label) != verdictClass(myLabel)) differs = true;
       f.related.push_back(std::move(ref2));
@@ -318,9 +400,13 @@ class Checker {
     // Witness: a packet that matches the rule on its own (and the jumps
     // that lead to it) and is decided earlier.
     z3::expr want = lr.cond;
-    if (hs_.checkNice(want && parentConds(tr, ref.occ), tr.hook) == z3::sat ||
+    if (packet)
+      for (const auto& u : lr.unknowns)
+        if (u.ext) packet->assumed.push_back({u.ext, true});
+    if (packet || hs_.checkNice(want && parentConds(tr, ref.occ), tr.hook) == z3::sat ||
         hs_.checkNice(want, tr.hook) == z3::sat) {
-      Witness wit = witnessFromModel(hs_.lastModel(), pkt_);
+      Witness wit = packet ? std::move(*packet) : witnessFromModel(hs_.lastModel(), pkt_);
+      if (!packet) model_.assumeUnparsed(hs_.lastModel(), wit);
       f.witnessRole = "matches this rule on its own but is decided before reaching it";
       Replay rp = replay(rs_, t, tr.hook, wit);
       bool alone = ruleMatchesAlone(rs_, rs_.tables[t].chains[ch].rules[r], rs_.tables[t].name, tr.hook, wit);
@@ -375,14 +461,15 @@ class Checker {
   const Ruleset& rs_;
   const CheckOptions& opts_;
   bool debug_ = std::getenv("NFJIT_VERIFY_DEBUG") != nullptr;
-  z3::context c_;
+  std::unique_ptr<z3::context> ownedCtx_ = std::make_unique<z3::context>();
+  z3::context& c_ = *ownedCtx_;
   IfaceUniverse ifs_;
   SymPacket pkt_;
   ChainModel model_;
   HookSolver hs_;
   std::vector<std::vector<std::vector<Status>>> status_;
   CheckResult out_;
-  std::vector<WalkResult> defs_;
+  ConcreteSearch search_;
   size_t timeouts_ = 0;
 };
 
@@ -398,7 +485,9 @@ std::string verdictClass(const std::string& label) {
 
 CheckResult checkRuleset(const Ruleset& rs, const CheckOptions& opts) {
   Checker ck(rs, opts);
-  return ck.run();
+  CheckResult r = ck.run();
+  findAnomalies(rs, opts, r);  // -Wredundant, -Wconflict, -Wgeneralization (verifier/Anomalies.h)
+  return r;
 }
 
 }  // namespace nfjit::verifier

@@ -25,6 +25,9 @@ class HookSolver {
   // NEW SYN from a documentation address...) where the formula allows.
   z3::check_result checkNice(const z3::expr& e, Hook h, const std::vector<z3::expr>& extra = {});
   const z3::model& lastModel() const { return *model_; }
+  // A fresh literal that implies `e`, asserted for good: several queries on
+  // one large formula then share its bit-blasting (check(true, h, {lit...})).
+  z3::expr literalFor(const z3::expr& e);
   size_t calls = 0;
 
  private:
@@ -32,6 +35,7 @@ class HookSolver {
   std::vector<z3::expr> prefs_;
   z3::solver s_;
   std::vector<z3::expr> lits_;
+  size_t goals_ = 0;
 };
 
 }  // namespace nfjit::verifier

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "runtime/io/Pcap.h"
+#include "verifier/Anomalies.h"
 
 namespace nfjit::verifier {
 
@@ -37,11 +38,21 @@ nlohmann::json ruleJson(const RuleRefV& r) {
           {"rule", r.text}, {"action", r.label}};
 }
 
-const char* describeCheck(const std::string& name) {
+std::string describeCheck(const std::string& name) {
   if (name == "shadowed") return "No packet can reach the rule: earlier rules decide every packet it matches.";
   if (name == "unsatisfiable") return "The rule's conditions contradict each other: it matches no packet.";
   if (name == "unreachable-chain") return "No packet can enter the user chain.";
+  for (const auto& k : anomalyKinds())
+    if (name == k.name) return k.description;
   return "";
+}
+
+// How a related rule relates to the finding's rule.
+std::string relation(const std::string& name) {
+  if (name == "redundant") return "same verdict from";
+  if (name == "conflict") return "overlaps with";
+  if (name == "generalization") return "exception";
+  return "blocked by";
 }
 
 }  // namespace
@@ -73,7 +84,7 @@ void printFindings(std::ostream& os, const std::string& file, const CheckResult&
   for (const auto& f : r.findings) {
     os << where(file, f.rule.loc) << ": " << severityWord(f.severity) << ": " << f.message << " [-W" << f.name
        << "]\n";
-    for (const auto& x : f.related) os << where(file, x.loc) << ": note: blocked by: " << x.text << "\n";
+    for (const auto& x : f.related) os << where(file, x.loc) << ": note: " << relation(f.name) << ": " << x.text << "\n";
     if (!f.definite)
       for (const auto& d : f.dependsOn)
         os << where(file, f.rule.loc) << ": note: holds only for some behaviours of " << d << "\n";
@@ -99,7 +110,8 @@ nlohmann::json findingsJson(const std::string& file, const CheckResult& r) {
                         {"related", nlohmann::json::array()},
                         {"hook", std::string(hookChainName(f.hook))},
                         {"witness_role", f.witnessRole},
-                        {"replayed", f.replayed}};
+                        {"replayed", f.replayed},
+                        {"more_related", f.moreRelated}};
     for (const auto& x : f.related) j["related"].push_back(ruleJson(x));
     j["witness"] = f.witness ? witnessJson(*f.witness) : nlohmann::json(nullptr);
     arr.push_back(std::move(j));
@@ -117,7 +129,9 @@ nlohmann::json findingsSarif(const std::string& file, const CheckResult& r) {
                             {"region", {{"startLine", l.line ? l.line : 1}, {"startColumn", l.col ? l.col : 1}}}}}};
   };
   nlohmann::json rules = nlohmann::json::array();
-  for (const char* n : {"shadowed", "unsatisfiable", "unreachable-chain"})
+  std::vector<std::string> names = {"shadowed", "unsatisfiable", "unreachable-chain"};
+  for (const auto& k : anomalyKinds()) names.push_back(k.name);
+  for (const auto& n : names)
     rules.push_back({{"id", n},
                      {"name", n},
                      {"shortDescription", {{"text", describeCheck(n)}}},
@@ -134,11 +148,12 @@ nlohmann::json findingsSarif(const std::string& file, const CheckResult& r) {
       for (const auto& x : f.related) {
         auto l = loc(x.loc);
         l["id"] = id++;
-        l["message"] = {{"text", "blocked by: " + x.text}};
+        l["message"] = {{"text", relation(f.name) + ": " + x.text}};
         res["relatedLocations"].push_back(l);
       }
     }
     res["properties"] = {{"definite", f.definite},
+                         {"moreRelated", f.moreRelated},
                          {"dependsOn", f.dependsOn},
                          {"replayed", f.replayed},
                          {"witness", f.witness ? witnessJson(*f.witness) : nlohmann::json(nullptr)}};

@@ -7,10 +7,12 @@
 #pragma once
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "compiler/ir/Ruleset.h"
+#include "runtime/pipeline/HookPipeline.h"
 #include "verifier/Witness.h"
 
 namespace nfjit::verifier {
@@ -37,11 +39,26 @@ struct Finding {
   std::string witnessRole;  // what the witness shows
   bool replayed = false;    // the witness went through the interpreter as claimed
   Hook hook = Hook::LocalIn;
+  // Overlap findings name at most a few related rules; this many more were left out.
+  size_t moreRelated = 0;
 };
 
 struct CheckOptions {
   // Called now and then on long runs: (rules done, rules total).
   std::function<void(size_t, size_t)> progress;
+  // Analyses beyond shadowed / unsatisfiable / unreachable-chain (always on),
+  // by -W name: "redundant", "conflict", "generalization"
+  // (verifier/Anomalies.h). None unless asked for; the command line turns
+  // on "redundant".
+  std::set<std::string> analyses;
+  size_t maxRelated = 3;         // earlier rules named per overlap finding
+  size_t overlapBudget = 20000;  // solver calls for overlap pairs before summarising the rest
+  // The host replay simulates (--in-iface, --out-iface, --local): witnesses
+  // then take the same path through `nfjit replay` (verifier/HostModel.h).
+  std::optional<HostModel> host;
+  // Rules -Wredundant hands to the solver before it summarises the rest
+  // (each costs a walk of its chain restricted to the rule's box).
+  size_t redundantBudget = 1000;
 };
 
 struct CheckStats {
@@ -88,5 +105,17 @@ QueryResult queryRuleset(const Ruleset& rs, const std::string& table, const std:
 
 // The interpreter's view of a target label: ACCEPT, DROP, QUEUE or the label itself.
 std::string verdictClass(const std::string& label);
+
+}  // namespace nfjit::verifier
+
+namespace nfjit::verifier {
+
+// diff with statistics (nfjit-verify-bench).
+struct DiffStats {
+  size_t solverCalls = 0;
+  size_t identicalChains = 0;  // decided equal without the solver (same rules, same order)
+};
+std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, const std::string& table,
+                                    DiffStats* stats);
 
 }  // namespace nfjit::verifier

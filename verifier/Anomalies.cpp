@@ -1,0 +1,428 @@
+// -Wredundant, -Wconflict, -Wgeneralization (see Anomalies.h).
+#include "verifier/Anomalies.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "compiler/frontend/Printer.h"
+#include "compiler/frontend/RestoreParser.h"
+#include "verifier/Checks.h"
+#include "verifier/HostModel.h"
+
+namespace nfjit::verifier {
+
+const std::vector<AnomalyKind>& anomalyKinds() {
+  static const std::vector<AnomalyKind> kinds = {
+      {"redundant", false, "Removing the rule changes no verdict: later rules or the policy decide its packets alike."},
+      {"conflict", false,
+       "The rule partially overlaps an earlier rule with a different action: the overlap gets the earlier action."},
+      {"generalization", false,
+       "The rule strictly contains an earlier rule with a different action: the earlier rule is an exception."},
+  };
+  return kinds;
+}
+
+namespace {
+
+using RuleKey = std::tuple<size_t, size_t, size_t>;
+
+class AnomalyFinder {
+ public:
+  AnomalyFinder(const Ruleset& rs, const CheckOptions& opts, CheckResult& out)
+      : rs_(rs),
+        opts_(opts),
+        out_(out),
+        hostRules_(opts.host ? hostIfaceRules(*opts.host) : std::vector<Rule>{}),
+        ifs_(universe(rs, hostRules_)),
+        pkt_(c_, rs.family, ifs_),
+        model_(c_, rs, pkt_, "a"),
+        hs_(c_, pkt_) {
+    if (opts.host) addHostConstraints(hs_, pkt_, *opts.host);
+    for (const auto& tr : model_.traversals()) {
+      WalkOptions wo;
+      wo.define = &hs_.solver();
+      defs_.push_back(model_.walk(tr, wo));
+    }
+    for (const auto& f : out.findings) {
+      if (f.name == "unreachable-chain") deadChains_.insert({f.rule.table, f.rule.chain});
+      else if ((f.name == "shadowed" && f.definite) || f.name == "unsatisfiable") dead_.insert({f.rule.table, f.rule.chain, f.rule.rule});
+    }
+  }
+
+  size_t calls() const { return hs_.calls; }
+
+  void run() {
+    const auto& A = opts_.analyses;
+    if (A.count("redundant")) redundant();
+    if (A.count("conflict") || A.count("generalization")) overlaps(A.count("conflict") > 0, A.count("generalization") > 0);
+  }
+
+ private:
+  static IfaceUniverse universe(const Ruleset& rs, const std::vector<Rule>& extra) {
+    std::vector<const Rule*> ptrs;
+    for (const auto& r : extra) ptrs.push_back(&r);
+    IfaceUniverse u;
+    u.build({&rs}, ptrs);
+    return u;
+  }
+
+  bool skipped(const Occurrence& o) const {
+    return dead_.count({o.table, o.chain, o.rule}) || deadChains_.count({o.table, o.chain}) || o.pathBox.empty;
+  }
+
+  // The occurrence's match on the path to it: its own and its callers' jumps
+  // (each as the walk saw it, marks changed by earlier rules included).
+  z3::expr pathMatch(size_t ti, size_t oi) const {
+    const Traversal& tr = model_.traversals()[ti];
+    z3::expr_vector v(c_);
+    for (int p = static_cast<int>(oi); p >= 0; p = tr.occs[p].parent) v.push_back(defs_[ti].matchAt[p]);
+    return z3::mk_and(v);
+  }
+
+  std::vector<std::string> unknownsOf(const Traversal& tr, size_t oi) const {
+    std::vector<std::string> out;
+    for (int p = static_cast<int>(oi); p >= 0; p = tr.occs[p].parent) {
+      const Occurrence& o = tr.occs[p];
+      for (const auto& u : model_.lowered(o.table, o.chain, o.rule).unknowns) out.push_back(u.what);
+    }
+    return out;
+  }
+
+  Witness witnessNow() { return witnessFromModel(hs_.lastModel(), pkt_); }
+
+  // checkNice, first with the host model's preferences.
+  z3::check_result findWitness(const z3::expr& e, Hook h, std::vector<z3::expr> extra = {}) {
+    if (opts_.host) {
+      auto pref = extra;
+      pref.push_back(hostPreference(pkt_, *opts_.host, h));
+      if (hs_.checkNice(e, h, pref) == z3::sat) return z3::sat;
+    }
+    return hs_.checkNice(e, h, extra);
+  }
+
+  // The interpreter's last matched rule for the witness, if it is `o`.
+  bool decidedBy(const Replay& rp, const Occurrence& o) const {
+    if (!rp.ok || rp.result.matched.empty()) return false;
+    const RuleRef& m = rp.result.matched.back();
+    return !m.isPolicy && m.table == o.table && m.chain == o.chain && m.rule == o.rule;
+  }
+
+  // ---- -Wredundant ----
+
+  // Greedy in rule order, each rule tested with the rules already found
+  // redundant (and the shadowed ones) removed: the reported set can be
+  // deleted all together without changing any verdict.
+  void redundant() {
+    const auto& travs = model_.traversals();
+    std::map<RuleKey, std::vector<std::pair<size_t, size_t>>> byRule;
+    for (size_t ti = 0; ti < travs.size(); ++ti)
+      for (size_t oi = 0; oi < travs[ti].occs.size(); ++oi) {
+        const Occurrence& o = travs[ti].occs[oi];
+        if (o.action == Action::Terminal) byRule[{o.table, o.chain, o.rule}].push_back({ti, oi});
+      }
+    std::set<RuleKey> removed(dead_.begin(), dead_.end());
+    size_t solved = 0, unexamined = 0;
+    for (const auto& [key, occs] : byRule) {
+      bool all = !occs.empty();
+      for (const auto& [ti, oi] : occs) {
+        const Occurrence& o = travs[ti].occs[oi];
+        if (!skipped(o) && solved >= opts_.redundantBudget) {
+          ++unexamined;
+          all = false;
+          break;
+        }
+        if (skipped(o) || !redundantAt(ti, oi, removed, solved)) {
+          all = false;
+          break;
+        }
+      }
+      if (!all) continue;
+      removed.insert(key);
+      reportRedundant(occs.front().first, occs.front().second, removed);
+    }
+    if (unexamined) {
+      Finding f;
+      f.name = "redundant";
+      f.severity = Severity::Note;
+      f.rule = makeRuleRef(rs_, 0, 0, SIZE_MAX);
+      f.message = "redundancy analysis stopped after " + std::to_string(opts_.redundantBudget) + " rules; " +
+                  std::to_string(unexamined) + " rules were not examined";
+      f.witnessRole = "none: a summary";
+      f.replayed = true;
+      out_.findings.push_back(std::move(f));
+    }
+  }
+
+  bool redundantAt(size_t ti, size_t oi, const std::set<RuleKey>& removed, size_t& solved) {
+    const Traversal& tr = model_.traversals()[ti];
+    const Occurrence& o = tr.occs[oi];
+    // Without the rule its (reachable) packets go on to later rules or the
+    // policy: unless one of those gives the same outcome, no solver needed.
+    bool possible = tr.policyLabel == o.label;
+    for (size_t k = oi + 1; k < tr.occs.size() && !possible; ++k) {
+      const Occurrence& x = tr.occs[k];
+      possible = x.action == Action::Terminal && x.label == o.label && x.pathBox.meets(o.pathBox) &&
+                 !removed.count({x.table, x.chain, x.rule});
+    }
+    if (!possible) return false;
+    ++solved;
+    WalkOptions wo;
+    wo.filter = &o.pathBox;
+    wo.guards = true;
+    WalkResult w = model_.walk(tr, wo);
+    z3::expr_vector from(c_), on(c_), off(c_);
+    bool found = false;
+    for (const auto& [g, gi] : w.guards) {
+      const Occurrence& x = tr.occs[gi];
+      bool gone = removed.count({x.table, x.chain, x.rule}) > 0;
+      from.push_back(g);
+      on.push_back(c_.bool_val(!gone));
+      off.push_back(c_.bool_val(!gone && gi != static_cast<int>(oi)));
+      found = found || gi == static_cast<int>(oi);
+    }
+    if (!found) return false;
+    // Outcomes with the rule and without it. By target name, not verdict
+    // class: REJECT answers where DROP stays silent.
+    std::map<std::string, z3::expr_vector> with, without;
+    for (const auto& [label, e] : w.decided) {
+      const std::string& cls = label;
+      z3::expr a = e, b = e;
+      with.try_emplace(cls, c_).first->second.push_back(a.substitute(from, on));
+      without.try_emplace(cls, c_).first->second.push_back(b.substitute(from, off));
+    }
+    z3::expr_vector differ(c_);
+    for (const auto& [ca, ea] : with)
+      for (const auto& [cb, eb] : without)
+        if (ca != cb) differ.push_back(z3::mk_or(ea) && z3::mk_or(eb));
+    if (differ.empty()) return true;
+    // The filtered walk is exact only inside the box.
+    auto r = hs_.check(boxCondition(pkt_, o.pathBox) && z3::mk_or(differ), tr.hook);
+    return r == z3::unsat;  // unknown (timeout) is no finding
+  }
+
+  void reportRedundant(size_t ti, size_t oi, const std::set<RuleKey>& removed) {
+    const Traversal& tr = model_.traversals()[ti];
+    const Occurrence& o = tr.occs[oi];
+    Finding f;
+    f.name = "redundant";
+    f.rule = makeRuleRef(rs_, o.table, o.chain, o.rule);
+    f.hook = tr.hook;
+    f.message = "rule is redundant: removing it changes no verdict";
+    f.witnessRole = "decided by this rule; without it (and the other redundant or shadowed rules) it gets the same verdict";
+    if (findWitness(defs_[ti].activeAt[oi] && defs_[ti].matchAt[oi], tr.hook) != z3::sat) {
+      // Possible under a host model that the base analyses do not apply.
+      f.message = "rule is redundant: no packet of this host model reaches it";
+      f.witnessRole = "none: no packet reaches the rule";
+      f.replayed = true;
+    } else {
+      Witness w = witnessNow();
+      Replay with = replay(rs_, o.table, tr.hook, w);
+      std::string cls = verdictClass(o.label);
+      Ruleset& copy = reducedCopy();
+      // Neutralise the removed rules in the copy (indices stay as they are).
+      for (const auto& [t, ch, r] : removed) neutralise(copy, t, ch, r);
+      Replay without = replay(copy, tableIn(copy, o.table), tr.hook, w);
+      f.replayed = decidedBy(with, o) && without.ok && without.verdict == cls;
+      if (without.ok && !without.result.matched.empty() && !without.result.matched.back().isPolicy) {
+        const RuleRef& d = without.result.matched.back();
+        // The copy's chains may be ordered differently: name the rule through the original.
+        if (auto ch = chainIn(rs_, o.table, copy.tables[d.table].chains[d.chain].name)) {
+          f.related.push_back(makeRuleRef(rs_, o.table, *ch, d.rule));
+          f.message += " (line " + std::to_string(f.related.back().loc.line) + " gives its packets the same verdict)";
+        }
+      } else if (without.ok) {
+        f.message += " (the chain's policy gives its packets the same verdict)";
+      }
+      f.witness = std::move(w);
+    }
+    out_.findings.push_back(std::move(f));
+  }
+
+  // A mutable copy of the ruleset for replaying "without the rule".
+  Ruleset& reducedCopy() {
+    if (!copy_) {
+      DiagnosticEngine d("<copy>");
+      ParseOptions po;
+      po.family = rs_.family;
+      copy_ = parseRestore(printRuleset(rs_), po, d);
+    }
+    return *copy_;
+  }
+  size_t tableIn(const Ruleset& copy, size_t t) const {
+    for (size_t i = 0; i < copy.tables.size(); ++i)
+      if (copy.tables[i].name == rs_.tables[t].name) return i;
+    return 0;
+  }
+  static std::optional<size_t> chainIn(const Ruleset& rs, size_t t, const std::string& name) {
+    const auto& cs = rs.tables[t].chains;
+    for (size_t i = 0; i < cs.size(); ++i)
+      if (cs[i].name == name) return i;
+    return std::nullopt;
+  }
+  void neutralise(Ruleset& copy, size_t t, size_t ch, size_t r) const {
+    size_t ct = tableIn(copy, t);
+    auto cc = chainIn(copy, ct, rs_.tables[t].chains[ch].name);
+    if (!cc || r >= copy.tables[ct].chains[*cc].rules.size()) return;
+    // "! -s 0/0" matches nothing: the rule stays in place but never fires.
+    IpHeaderMatch& ip = copy.tables[ct].chains[*cc].rules[r].ip;
+    ip.src = IpAddr{};
+    ip.srcMask = IpAddr{};
+    ip.invSrc = true;
+  }
+
+  // ---- -Wconflict and -Wgeneralization ----
+
+  struct PairHits {
+    std::vector<size_t> earlier;  // occurrences, in order
+    size_t more = 0;              // further candidates not examined
+  };
+
+  void overlaps(bool conflict, bool generalization) {
+    const auto& travs = model_.traversals();
+    std::set<std::pair<std::string, RuleKey>> reported;
+    size_t unexamined = 0;
+    bool budgetOut = false;
+    const size_t callsBefore = hs_.calls;
+    for (size_t ti = 0; ti < travs.size(); ++ti) {
+      const Traversal& tr = travs[ti];
+      std::vector<size_t> terms;
+      for (size_t oi = 0; oi < tr.occs.size(); ++oi)
+        if (tr.occs[oi].action == Action::Terminal && !skipped(tr.occs[oi])) terms.push_back(oi);
+      for (size_t jx = 0; jx < terms.size(); ++jx) {
+        const size_t j = terms[jx];
+        const Occurrence& oj = tr.occs[j];
+        const RuleKey kj{oj.table, oj.chain, oj.rule};
+        PairHits conf, gen;
+        z3::expr mj = pathMatch(ti, j);
+        for (size_t ix = 0; ix < jx; ++ix) {
+          const size_t i = terms[ix];
+          const Occurrence& oi = tr.occs[i];
+          if (verdictClass(oi.label) == verdictClass(oj.label) || !oi.pathBox.meets(oj.pathBox)) continue;
+          const bool confFull = !conflict || conf.earlier.size() >= opts_.maxRelated;
+          const bool genFull = !generalization || gen.earlier.size() >= opts_.maxRelated;
+          if (confFull && genFull) {
+            // Not examined: counted as "may" in the summary of the finding.
+            if (conflict) ++conf.more;
+            if (generalization) ++gen.more;
+            continue;
+          }
+          if (hs_.calls - callsBefore >= opts_.overlapBudget) {
+            budgetOut = true;
+            ++unexamined;
+            continue;
+          }
+          // Does a packet that reaches and matches i also match j?
+          const WalkResult& d = defs_[ti];
+          if (hs_.check(mj, tr.hook, {d.activeAt[i], d.matchAt[i]}) != z3::sat) continue;
+          // Is i inside j (a generalization) or only overlapping (a conflict)?
+          auto inside = hs_.check(pathMatch(ti, i) && !mj, tr.hook);
+          if (inside == z3::unsat) {
+            if (!genFull) gen.earlier.push_back(i);
+            else if (generalization) ++gen.more;
+          } else if (inside == z3::sat) {
+            if (!confFull) conf.earlier.push_back(i);
+            else if (conflict) ++conf.more;
+          }
+        }
+        if (conflict && !conf.earlier.empty() && reported.insert({"conflict", kj}).second)
+          reportOverlap("conflict", ti, j, conf);
+        if (generalization && !gen.earlier.empty() && reported.insert({"generalization", kj}).second)
+          reportOverlap("generalization", ti, j, gen);
+      }
+    }
+    if (budgetOut) {
+      Finding f;
+      f.name = conflict ? "conflict" : "generalization";
+      f.severity = Severity::Note;
+      f.rule = makeRuleRef(rs_, 0, 0, SIZE_MAX);
+      f.message = "overlap analysis stopped after " + std::to_string(opts_.overlapBudget) + " solver calls; " +
+                  std::to_string(unexamined) + " candidate rule pairs were not examined";
+      f.witnessRole = "none: a summary";
+      f.replayed = true;
+      out_.findings.push_back(std::move(f));
+    }
+  }
+
+  void reportOverlap(const std::string& name, size_t ti, size_t j, const PairHits& hits) {
+    const Traversal& tr = model_.traversals()[ti];
+    const Occurrence& oj = tr.occs[j];
+    const Occurrence& first = tr.occs[hits.earlier.front()];
+    Finding f;
+    f.name = name;
+    f.rule = makeRuleRef(rs_, oj.table, oj.chain, oj.rule);
+    f.hook = tr.hook;
+    f.moreRelated = hits.more;
+    std::vector<std::string> deps = unknownsOf(tr, j);
+    std::string lines;
+    for (size_t i : hits.earlier) {
+      const Occurrence& o = tr.occs[i];
+      f.related.push_back(makeRuleRef(rs_, o.table, o.chain, o.rule));
+      lines += (lines.empty() ? "" : ", ") + std::to_string(f.related.back().loc.line);
+      auto u = unknownsOf(tr, i);
+      deps.insert(deps.end(), u.begin(), u.end());
+    }
+    std::sort(deps.begin(), deps.end());
+    deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+    f.definite = deps.empty();
+    f.dependsOn = deps;
+    f.severity = f.definite ? Severity::Warning : Severity::Note;
+    const std::string s = hits.earlier.size() > 1 ? "s " : " ";
+    if (name == "conflict")
+      f.message = std::string(f.definite ? "rule" : "rule may") + (f.definite ? " partially overlaps" : " partially overlap") +
+                  " earlier rule" + s + "at line" + s + lines + " with a different action: packets in the overlap get " +
+                  verdictClass(first.label);
+    else
+      f.message = "rule generalizes earlier rule" + s + "at line" + s + lines +
+                  " with a different action (they are exceptions to it)";
+    if (hits.more) f.message += "; " + std::to_string(hits.more) + " more earlier rule(s) may " + (name == "conflict" ? "overlap" : "be contained");
+    if (!f.definite) f.message += "; only if " + deps.front() + " matches";
+    // Witness: reaches and matches the first earlier rule, and matches this one too.
+    const WalkResult& d = defs_[ti];
+    const size_t i = hits.earlier.front();
+    f.witnessRole = name == "conflict" ? "in the overlap: matches both rules and gets the earlier rule's action"
+                                       : "matches both rules and gets the earlier (more specific) rule's action";
+    if (findWitness(pathMatch(ti, j), tr.hook, {d.activeAt[i], d.matchAt[i]}) == z3::sat) {
+      Witness w = witnessNow();
+      Replay rp = replay(rs_, first.table, tr.hook, w);
+      const Rule& rj = rs_.tables[oj.table].chains[oj.chain].rules[oj.rule];
+      bool alone = ruleMatchesAlone(rs_, rj, rs_.tables[oj.table].name, tr.hook, w);
+      f.replayed = decidedBy(rp, first) && alone;
+      f.witness = std::move(w);
+    }
+    out_.findings.push_back(std::move(f));
+  }
+
+  const Ruleset& rs_;
+  const CheckOptions& opts_;
+  CheckResult& out_;
+  mutable z3::context c_;
+  std::vector<Rule> hostRules_;
+  IfaceUniverse ifs_;
+  SymPacket pkt_;
+  ChainModel model_;
+  HookSolver hs_;
+  std::vector<WalkResult> defs_;
+  std::set<RuleKey> dead_;
+  std::set<std::pair<size_t, size_t>> deadChains_;
+  std::optional<Ruleset> copy_;
+};
+
+}  // namespace
+
+void findAnomalies(const Ruleset& rs, const CheckOptions& opts, CheckResult& r) {
+  if (opts.analyses.empty() || rs.tables.empty()) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  const size_t before = r.findings.size();
+  AnomalyFinder af(rs, opts, r);
+  af.run();
+  r.stats.solverCalls += af.calls();
+  r.stats.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (r.findings.size() == before) return;
+  std::stable_sort(r.findings.begin(), r.findings.end(),
+                   [](const Finding& a, const Finding& b) { return a.rule.loc.line < b.rule.loc.line; });
+}
+
+}  // namespace nfjit::verifier
