@@ -3,6 +3,9 @@
 // interpreter and (when built with DPDK) rte_acl over a ClassBench trace:
 // throughput in batches of 64, build time, memory, mismatches against the
 // ground truth.
+// nfjit-bench update SET.iptables SET.trace SET.trace.match [--ops N]
+// Inserts and deletes rules of chain CB while another thread classifies the
+// trace: time-to-effect of each update and the classifier's throughput.
 #include <unistd.h>
 
 #include <chrono>
@@ -12,11 +15,14 @@
 #include <functional>
 #include <iostream>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench/Trace.h"
+#include "bench/UpdateBench.h"
 #include "compiler/frontend/RestoreParser.h"
 #include "compiler/interp/Interpreter.h"
 #include "compiler/jit/Jit.h"
@@ -87,7 +93,9 @@ struct Views {
 };
 
 struct Options {
-  std::string rules, trace, match;
+  std::string mode, rules, trace, match;
+  uint32_t groupRules = jit::JitOptions{}.groupRules;
+  size_t ops = 200;
   bool json = false;
   std::vector<std::string> engines = {"jit", "jit-run", "interp", "acl"};
   double minSeconds = 1.0;
@@ -97,7 +105,9 @@ struct Options {
 
 int usage() {
   std::cerr << "usage: nfjit-bench classify SET.iptables SET.trace SET.trace.match [--json]\n"
-               "         [--engines jit,jit-run,interp,acl] [--seconds S] [--interp-packets N] [--packets N]\n";
+               "         [--engines jit,jit-run,interp,acl] [--seconds S] [--interp-packets N] [--packets N]\n"
+               "         [--group-rules N]\n"
+               "       nfjit-bench update SET.iptables SET.trace SET.trace.match [--ops N] [--group-rules N]\n";
   return 2;
 }
 
@@ -112,7 +122,8 @@ std::optional<Options> parseArgs(int argc, char** argv) {
     };
     if (a == "--json") {
       o.json = true;
-    } else if (a == "--engines" || a == "--seconds" || a == "--interp-packets" || a == "--packets") {
+    } else if (a == "--engines" || a == "--seconds" || a == "--interp-packets" || a == "--packets" ||
+               a == "--group-rules" || a == "--ops") {
       auto v = value();
       if (!v) return std::nullopt;
       if (a == "--engines") {
@@ -121,6 +132,10 @@ std::optional<Options> parseArgs(int argc, char** argv) {
         for (std::string e; std::getline(s, e, ',');) o.engines.push_back(e);
       } else if (a == "--seconds") {
         o.minSeconds = std::stod(*v);
+      } else if (a == "--group-rules") {
+        o.groupRules = uint32_t(std::stoul(*v));
+      } else if (a == "--ops") {
+        o.ops = std::stoul(*v);
       } else if (a == "--interp-packets") {
         o.interpPackets = std::stoul(*v);
       } else {
@@ -130,8 +145,8 @@ std::optional<Options> parseArgs(int argc, char** argv) {
       pos.push_back(a);
     }
   }
-  if (pos.size() != 4 || pos[0] != "classify") return std::nullopt;
-  o.rules = pos[1], o.trace = pos[2], o.match = pos[3];
+  if (pos.size() != 4 || (pos[0] != "classify" && pos[0] != "update")) return std::nullopt;
+  o.mode = pos[0], o.rules = pos[1], o.trace = pos[2], o.match = pos[3];
   return o;
 }
 
@@ -172,6 +187,14 @@ int run(const Options& o) {
     return 2;
   }
   Views views(packets);
+  if (o.mode == "update") {
+    UpdateBenchInput in{&rs, *text, ti, cb, {}, want, ids, o.groupRules, o.ops};
+    jit::IfacePatterns none;
+    in.keys.resize(n);
+    for (size_t i = 0; i < n; ++i) jit::extractKey(views.views[i], none, in.keys[i]);
+    in.want.resize(n);
+    return runUpdateBench(in);
+  }
   auto idOf = [&](const TraversalResult& r) {
     int32_t id = -1;
     for (const auto& m : r.matched)
@@ -185,7 +208,9 @@ int run(const Options& o) {
   auto buildJit = [&](Result& r) {
     double m0 = rssMiB();
     auto b0 = Clock::now();
-    jitc = std::make_unique<jit::JitClassifier>(rs);
+    jit::JitOptions jo;
+    jo.groupRules = o.groupRules;
+    jitc = std::make_unique<jit::JitClassifier>(rs, jo);
     r.buildS = since(b0);
     r.memMiB = rssMiB() - m0;
   };
@@ -201,17 +226,20 @@ int run(const Options& o) {
       }
       std::vector<jit::JitKey> keys(n);
       for (size_t i = 0; i < n; ++i) jitc->makeKey(views.views[i], keys[i]);
-      auto fn = jitc->chainFunction(ti, cb);
+      jit::EpochDomain::Reader reader(jitc->epochs());
+      jit::ChainSearch& search = jitc->chainSearch(ti, cb);
       std::vector<int32_t> idx(n);
       r.packets = n;
       r.mpps = measureMpps(n, o.minSeconds, [&] {
         for (size_t i = 0; i < n; i += kBatch) {
           size_t m = std::min(kBatch, n - i);
-          for (size_t k = 0; k < m; ++k) idx[i + k] = fn(&keys[i + k], 0, nullptr);
+          jit::ReadSection section(reader);
+          const jit::Snapshot& snap = *search.current();
+          jit::ChainSearch::findBatch(snap, &keys[i], m, &idx[i], nullptr);
         }
       });
       for (size_t i = 0; i < n; ++i) got[i] = idx[i] < 0 ? -1 : ids[size_t(idx[i])];
-      r.note = "CB chain, native search only; tables " +
+      r.note = "CB chain search only; " + std::to_string(jitc->stats().groups) + " groups, tables " +
                std::to_string(jitc->stats().tableBytes / 1024) + " KiB";
     } else if (e == "jit-run") {
       // The whole traversal replay uses: FORWARD -> CB, counters, matched list.

@@ -27,10 +27,12 @@ void printStats(std::ostream& o, const jit::JitStats& s, double parseSeconds) {
     << "rules             " << s.rules << "\n"
     << "  fully native    " << s.loweredRules << "\n"
     << "  match callbacks " << s.callbackMatches << "\n"
+    << "rule groups       " << s.groups << "\n"
     << "field lookups     " << s.dimensions << "\n"
     << "intervals         " << s.intervals << "\n"
     << "bitset rows       " << s.bitsetRows << "\n"
     << "table bytes       " << s.tableBytes << "\n"
+    << "residual funcs    " << s.residualFunctions << "\n"
     << "IR instructions   " << s.irInstructions << "\n"
     << std::fixed << std::setprecision(1) << "peak RSS MiB      " << peakRssMiB() << "\n"
     << std::setprecision(4) << "time parse s      " << parseSeconds << "\n";

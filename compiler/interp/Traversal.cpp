@@ -20,8 +20,13 @@ TraversalResult traverseTable(const Ruleset& rs, const ChainIndex& chainIndex, C
   if (ti == rs.tables.size()) return res;
   const Table& table = rs.tables[ti];
   const auto& index = chainIndex[ti];
-  auto start = index.find(hookChainName(hook));
-  if (start == index.end()) return res;
+  int64_t resolved = search.hookChain(ti, hook);
+  if (resolved < 0) {
+    auto it = index.find(hookChainName(hook));
+    if (it == index.end()) return res;
+    resolved = int64_t(it->second);
+  }
+  const size_t startChain = size_t(resolved);
   ctx.table = table.name;
   ctx.hook = hook;
   search.begin(ti, ctx);
@@ -30,15 +35,15 @@ TraversalResult traverseTable(const Ruleset& rs, const ChainIndex& chainIndex, C
     size_t chain, next;
   };
   std::vector<Frame> stack;  // return addresses of jumps
-  size_t chain = start->second, pos = 0;
+  size_t chain = startChain, pos = 0;
   const uint64_t bytes = ctx.pkt.len;
 
   auto policy = [&] {
-    const Chain& bc = table.chains[start->second];
-    auto& pc = counters.policy(ti, start->second);
+    const Chain& bc = table.chains[startChain];
+    auto& pc = counters.policy(ti, startChain);
     pc.packets++;
     pc.bytes += bytes;
-    res.matched.push_back({ti, start->second, 0, true});
+    res.matched.push_back({ti, startChain, 0, true});
     res.verdict = bc.policy == Policy::Drop ? Verdict::Drop : Verdict::Accept;
     return res;
   };
@@ -62,7 +67,7 @@ TraversalResult traverseTable(const Ruleset& rs, const ChainIndex& chainIndex, C
       return res;
     }
     if (found < 0) {
-      if (chain == start->second || !returnFromChain()) return policy();
+      if (chain == startChain || !returnFromChain()) return policy();
       continue;
     }
     pos = size_t(found);
@@ -89,13 +94,17 @@ TraversalResult traverseTable(const Ruleset& rs, const ChainIndex& chainIndex, C
         break;
       case Target::Kind::Jump:
       case Target::Kind::Goto: {
-        auto it = index.find(t.chain);
-        if (it == index.end()) {  // cannot happen after front-end checks
-          res.verdict = Verdict::Drop;
-          return res;
+        int64_t target = search.jumpTarget(ti, chain, pos);
+        if (target < 0) {
+          auto it = index.find(t.chain);
+          if (it == index.end()) {  // cannot happen after front-end checks
+            res.verdict = Verdict::Drop;
+            return res;
+          }
+          target = int64_t(it->second);
         }
         if (t.kind == Target::Kind::Jump) stack.push_back({chain, pos + 1});
-        chain = it->second;
+        chain = size_t(target);
         pos = 0;
         break;
       }

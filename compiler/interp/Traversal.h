@@ -21,6 +21,10 @@ class RuleSearch {
   virtual int64_t next(size_t table, size_t chain, size_t from, EvalContext& ctx) = 0;
   // A non-terminating target rewrote the packet.
   virtual void packetChanged(EvalContext& ctx) {}
+  // The chain a jump/goto rule targets and the chain of a hook, when the
+  // engine has them resolved; -1 makes the traversal look the name up.
+  virtual int64_t jumpTarget(size_t table, size_t chain, size_t rule) { return -1; }
+  virtual int64_t hookChain(size_t table, Hook hook) { return -1; }
 };
 
 // Chain name → index, per table.

@@ -1,11 +1,11 @@
-// LLVM IR for a Plan: one function per chain,
-//   i32 nfjit_chain_<id>(ptr key, i32 from, ptr rt)
-// returning the first matching rule >= from, -1 for none, -2 for hotdrop,
-// and residual-test functions split in parts of kRulesPerPart rules.
+// LLVM IR for the residual checks: per group of a chain that has rules the
+// search cannot decide alone (key tests, match() callbacks), one function
+//   i32 nfjit_chain_<id>_g<k>(ptr key, i32 local, ptr rt)
+// returning 1 matched, 0 not, 2 hotdrop for the group's rule `local`.
+// Groups are consecutive runs of groupRules rules (as ChainSearch builds them).
 #pragma once
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "compiler/jit/Plan.h"
@@ -18,7 +18,6 @@ class TargetMachine;
 
 namespace nfjit::jit {
 
-constexpr unsigned kRulesPerPart = 1024;
 constexpr const char* kCallbackName = "nfjit_rt_match";
 
 // The callback generated code makes for matches left to their match():
@@ -26,19 +25,12 @@ constexpr const char* kCallbackName = "nfjit_rt_match";
 // header first) and returns 1 matched, 0 not, 2 hotdrop.
 extern "C" int32_t nfjit_rt_match(void* rt, uint32_t chain, uint32_t rule, int32_t from);
 
-std::string chainFunctionName(uint32_t id);
+std::string residualFunctionName(uint32_t chain, size_t group);
 
-struct ExternalTable {
-  std::string name;
-  const void* address;
-};
+// The groups of a chain of `rules` rules that need a residual function.
+std::vector<size_t> residualGroups(const ChainPlan& cp, uint32_t groupRules);
 
-// With embedTables the lookup tables are constants in the module (for
-// --emit); otherwise they are external globals resolved to the Plan's own
-// memory (`externs` lists them), which keeps JIT compile time independent of
-// table size.
-std::unique_ptr<llvm::Module> buildModule(llvm::LLVMContext& ctx, const Plan& plan, bool embedTables,
-                                          std::vector<ExternalTable>* externs);
+std::unique_ptr<llvm::Module> buildModule(llvm::LLVMContext& ctx, const Plan& plan, uint32_t groupRules);
 
 // Runs the -O<level> IR pipeline for tm's target.
 void optimizeModule(llvm::Module& m, llvm::TargetMachine* tm, unsigned level);

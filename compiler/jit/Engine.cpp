@@ -1,6 +1,6 @@
-// ORC LLJIT around the generated module, the callback into extension
-// matches, and the traversal (the interpreter's, with the per-chain search
-// done by native code).
+// The classifier: per chain a ChainSearch, ORC LLJIT around the generated
+// residual checks, the callbacks into extension matches, and the traversal
+// (the interpreter's, with the per-chain search plugged in).
 #include <llvm/ExecutionEngine/Orc/Core.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
@@ -11,6 +11,8 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -22,8 +24,6 @@
 
 namespace nfjit::jit {
 namespace {
-
-using ChainFn = int32_t (*)(const JitKey*, uint32_t, void*);
 
 // What the callback needs: the packet's context and the chains by id.
 struct RtState {
@@ -57,19 +57,6 @@ class Timer {
   std::chrono::steady_clock::time_point t0_;
 };
 
-void fillStats(JitStats& s, const Ruleset& rs, const Plan& plan) {
-  s.tables = rs.tables.size();
-  s.chains = plan.chains.size();
-  s.rules = 0;
-  for (const auto& c : plan.chains) s.rules += c.rules;
-  s.loweredRules = plan.loweredRules;
-  s.callbackMatches = plan.callbackMatches;
-  s.dimensions = plan.dimensionCount();
-  s.intervals = plan.intervals();
-  s.bitsetRows = plan.rowCount();
-  s.tableBytes = plan.tableBytes();
-}
-
 // The interpreter's per-rule check, for packets the native code does not take.
 int32_t evalRule(const Rule& r, Family f, EvalContext& ctx, int32_t from) {
   bool matched = true;
@@ -82,6 +69,37 @@ int32_t evalRule(const Rule& r, Family f, EvalContext& ctx, int32_t from) {
   return matched ? 1 : 0;
 }
 
+// The callback of data-driven residual checks (groups rebuilt by updates).
+int32_t ruleCallback(void* rt, const Rule* rule, int32_t from) {
+  auto* st = static_cast<RtState*>(rt);
+  return evalRule(*rule, st->family, *st->ctx, from);
+}
+
+llvm::CodeGenOptLevel codeGenLevel(unsigned level) {
+  return level == 0 ? llvm::CodeGenOptLevel::None
+         : level == 1 ? llvm::CodeGenOptLevel::Less
+                      : llvm::CodeGenOptLevel::Default;
+}
+
+void addSearchStats(JitStats& s, const ChainSearchStats& c) {
+  s.groups += c.groups;
+  s.dimensions += c.dims;
+  s.intervals += c.intervals;
+  s.bitsetRows += c.rows;
+  s.tableBytes += c.bytes;
+}
+
+void fillPlanStats(JitStats& s, const Ruleset& rs, const Plan& plan, uint32_t groupRules) {
+  s.tables = rs.tables.size();
+  s.chains = plan.chains.size();
+  for (const auto& c : plan.chains) {
+    s.rules += c.lowered.size();
+    s.residualFunctions += residualGroups(c, groupRules).size();
+  }
+  s.loweredRules = plan.loweredRules;
+  s.callbackMatches = plan.callbackMatches;
+}
+
 }  // namespace
 
 extern "C" int32_t nfjit_rt_match(void* rt, uint32_t chain, uint32_t rule, int32_t from) {
@@ -91,26 +109,36 @@ extern "C" int32_t nfjit_rt_match(void* rt, uint32_t chain, uint32_t rule, int32
 
 struct JitClassifier::Impl {
   Plan plan;
+  uint32_t groupRules;
+  EpochDomain epochs;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::vector<const Chain*> chainsById;
   std::vector<std::vector<uint32_t>> idOf;  // [table][chain] -> chain id
-  std::vector<ChainFn> fns;                 // by chain id
-  std::vector<std::map<std::string, size_t, std::less<>>> chainIndex;
+  std::vector<std::unique_ptr<ChainSearch>> searches;  // by chain id
+  ChainIndex chainIndex;
+  // Resolved once so that the traversal does no name lookups per packet:
+  // [table][chain][rule] -> target chain of a jump/goto (-1 otherwise),
+  // [table][hook] -> the hook's chain (-1: none).
+  std::vector<std::vector<std::vector<int32_t>>> jumps;
+  std::vector<std::array<int32_t, 5>> hooks;
+  std::unique_ptr<EpochDomain::Reader> reader;  // of the thread calling run()/findNext()
+  std::atomic<bool> updated{false};  // insertRule/deleteRule may run on other threads
   // Per traversal.
   JitKey key{};
   bool slow = false;
   RtState rt;
 
-  explicit Impl(const Ruleset& rs) : plan(rs) {}
+  Impl(const Ruleset& rs, uint32_t g) : plan(rs), groupRules(clampGroupRules(g)) {}
 
   int32_t next(uint32_t id, uint32_t from) {
-    if (!slow) return fns[id](&key, from, &rt);
-    const Chain& c = *chainsById[id];
-    for (uint32_t r = from; r < c.rules.size(); ++r) {
-      int32_t v = evalRule(c.rules[r], rt.family, *rt.ctx, kWholeRule);
-      if (v == 1) return int32_t(r);
-      if (v == 2) return -2;
-    }
+    const Snapshot& s = *searches[id]->current();
+    if (!slow) return ChainSearch::find(s, key, from, &rt);
+    for (size_t g = 0; g < s.groups.size(); ++g)
+      for (uint32_t r = from > s.start[g] ? from - s.start[g] : 0; r < s.groups[g]->size; ++r) {
+        int32_t v = evalRule(*s.groups[g]->rules[r], rt.family, *rt.ctx, kWholeRule);
+        if (v == 1) return int32_t(s.start[g] + r);
+        if (v == 2) return -2;
+      }
     return -1;
   }
   void start(EvalContext& ctx) {
@@ -122,81 +150,130 @@ struct JitClassifier::Impl {
 JitClassifier::JitClassifier(const Ruleset& rs, JitOptions opts) : rs_(rs), counters_(rs) {
   initLlvm();
   Timer timer(&stats_);
-  impl_ = std::make_unique<Impl>(rs);
+  impl_ = std::make_unique<Impl>(rs, opts.groupRules);
   Impl& im = *impl_;
-  timer.lap("plan");
+  im.reader = std::make_unique<EpochDomain::Reader>(im.epochs);
+  timer.lap("lower");
   for (size_t ti = 0; ti < rs.tables.size(); ++ti) {
     im.idOf.emplace_back();
-    im.chainIndex.emplace_back();
     for (size_t ci = 0; ci < rs.tables[ti].chains.size(); ++ci) {
       im.idOf.back().push_back(uint32_t(im.chainsById.size()));
       im.chainsById.push_back(&rs.tables[ti].chains[ci]);
-      im.chainIndex.back()[rs.tables[ti].chains[ci].name] = ci;
+    }
+  }
+  im.chainIndex = buildChainIndex(rs);
+  for (size_t ti = 0; ti < rs.tables.size(); ++ti) {
+    const auto& names = im.chainIndex[ti];
+    auto& hooks = im.hooks.emplace_back();
+    for (unsigned h = 0; h < hooks.size(); ++h) {
+      auto it = names.find(hookChainName(Hook(h)));
+      hooks[h] = it == names.end() ? -1 : int32_t(it->second);
+    }
+    auto& jumps = im.jumps.emplace_back();
+    for (const Chain& c : rs.tables[ti].chains) {
+      auto& targets = jumps.emplace_back(c.rules.size(), -1);
+      for (size_t r = 0; r < c.rules.size(); ++r) {
+        const Target& t = c.rules[r].target;
+        if (t.kind != Target::Kind::Jump && t.kind != Target::Kind::Goto) continue;
+        if (auto it = names.find(t.chain); it != names.end()) targets[r] = int32_t(it->second);
+      }
     }
   }
   im.rt.family = rs.family;
   im.rt.chains = &im.chainsById;
-  fillStats(stats_, rs, im.plan);
+  fillPlanStats(stats_, rs, im.plan, im.groupRules);
+
+  // The residual module first: it reads the lowered rules the searches then take over.
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  std::unique_ptr<llvm::Module> mod;
+  if (stats_.residualFunctions) mod = buildModule(*ctx, im.plan, im.groupRules);
+  timer.lap("irgen");
+  std::vector<std::vector<size_t>> residual;
+  for (ChainPlan& cp : im.plan.chains) {
+    residual.push_back(residualGroups(cp, im.groupRules));
+    std::vector<const Rule*> rules;
+    for (const Rule& r : im.chainsById[cp.id]->rules) rules.push_back(&r);
+    im.searches.push_back(std::make_unique<ChainSearch>(rs.family, std::move(cp.lowered), rules, im.groupRules,
+                                                        &ruleCallback, im.epochs));
+    cp.lowered.clear();
+    addSearchStats(stats_, im.searches.back()->stats());
+  }
+  timer.lap("search");
+  if (!mod) return;
 
   auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!jtmb) throw std::runtime_error("JIT: " + errText(jtmb.takeError()));
-  jtmb->setCodeGenOptLevel(opts.optLevel == 0 ? llvm::CodeGenOptLevel::None
-                           : opts.optLevel == 1 ? llvm::CodeGenOptLevel::Less
-                                                : llvm::CodeGenOptLevel::Default);
+  jtmb->setCodeGenOptLevel(codeGenLevel(opts.optLevel));
   auto tm = jtmb->createTargetMachine();
   if (!tm) throw std::runtime_error("JIT: " + errText(tm.takeError()));
   auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create();
   if (!jit) throw std::runtime_error("JIT: " + errText(jit.takeError()));
   im.lljit = std::move(*jit);
-
-  auto ctx = std::make_unique<llvm::LLVMContext>();
-  std::vector<ExternalTable> externs;
-  auto mod = buildModule(*ctx, im.plan, false, &externs);
   mod->setDataLayout(im.lljit->getDataLayout());
   mod->setTargetTriple(im.lljit->getTargetTriple().str());
-  timer.lap("irgen");
   optimizeModule(*mod, tm->get(), opts.optLevel);
   stats_.irInstructions = instructionCount(*mod);
   timer.lap("optimize");
 
   llvm::orc::SymbolMap syms;
-  auto sym = [&](const std::string& name, const void* addr) {
-    syms[im.lljit->mangleAndIntern(name)] = {llvm::orc::ExecutorAddr::fromPtr(addr), llvm::JITSymbolFlags::Exported};
-  };
-  sym(kCallbackName, reinterpret_cast<const void*>(&nfjit_rt_match));
-  for (const auto& e : externs) sym(e.name, e.address);
+  syms[im.lljit->mangleAndIntern(kCallbackName)] = {
+      llvm::orc::ExecutorAddr::fromPtr(reinterpret_cast<const void*>(&nfjit_rt_match)), llvm::JITSymbolFlags::Exported};
   if (auto err = im.lljit->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(syms))))
     throw std::runtime_error("JIT: " + errText(std::move(err)));
   if (auto err = im.lljit->addIRModule(llvm::orc::ThreadSafeModule(std::move(mod), std::move(ctx))))
     throw std::runtime_error("JIT: " + errText(std::move(err)));
-  for (const ChainPlan& cp : im.plan.chains) {
-    auto addr = im.lljit->lookup(chainFunctionName(cp.id));
-    if (!addr) throw std::runtime_error("JIT: " + errText(addr.takeError()));
-    im.fns.push_back(addr->toPtr<ChainFn>());
-  }
+  for (const ChainPlan& cp : im.plan.chains)
+    for (size_t g : residual[cp.id]) {
+      auto addr = im.lljit->lookup(residualFunctionName(cp.id, g));
+      if (!addr) throw std::runtime_error("JIT: " + errText(addr.takeError()));
+      im.searches[cp.id]->setNative(g, addr->toPtr<ResidualFn>());
+    }
   timer.lap("codegen");
 }
 
 JitClassifier::~JitClassifier() = default;
 
-JitClassifier::ChainFunction JitClassifier::chainFunction(size_t ti, size_t ci) const {
-  return impl_->fns[impl_->idOf[ti][ci]];
-}
+ChainSearch& JitClassifier::chainSearch(size_t ti, size_t ci) { return *impl_->searches[impl_->idOf[ti][ci]]; }
+EpochDomain& JitClassifier::epochs() { return impl_->epochs; }
 
 bool JitClassifier::chainCallsBack(size_t ti, size_t ci) const {
-  for (const RulePlan& rp : impl_->plan.chains[impl_->idOf[ti][ci]].rulePlans)
-    if (rp.callbackFrom != kNoCallback) return true;
+  const Snapshot& s = *impl_->searches[impl_->idOf[ti][ci]]->current();
+  for (const auto& g : s.groups)
+    for (const auto& l : g->lowered)
+      if (l->plan.callbackFrom != kNoCallback) return true;
   return false;
 }
 
 bool JitClassifier::makeKey(const PacketView& p, JitKey& k) const { return extractKey(p, impl_->plan.ifaces, k); }
 
 int32_t JitClassifier::findNext(size_t ti, size_t ci, uint32_t from, EvalContext& ctx) {
+  ReadSection rs(*impl_->reader);
   impl_->start(ctx);
   return impl_->next(impl_->idOf[ti][ci], from);
 }
 
+void JitClassifier::insertRule(size_t ti, size_t ci, uint32_t pos, std::shared_ptr<const Rule> rule) {
+  Impl& im = *impl_;
+  // New interface patterns would change the key layout readers use: such a
+  // rule is left whole to the callback instead.
+  IfacePatterns scratch = im.plan.ifaces;
+  size_t callbacks = 0;
+  LoweredRule low = lowerRule(im.plan.family, *rule, scratch, callbacks);
+  if (scratch.in.size() != im.plan.ifaces.in.size() || scratch.out.size() != im.plan.ifaces.out.size()) {
+    low = LoweredRule{};
+    low.plan.callbackFrom = kWholeRule;
+  }
+  im.updated = true;
+  im.searches[im.idOf[ti][ci]]->insert(pos, std::move(low), std::move(rule));
+}
+
+void JitClassifier::deleteRule(size_t ti, size_t ci, uint32_t pos) {
+  impl_->updated = true;
+  impl_->searches[impl_->idOf[ti][ci]]->erase(pos);
+}
+
 TraversalResult JitClassifier::run(std::string_view tableName, Hook hook, EvalContext& ctx) {
+  if (impl_->updated) throw std::logic_error("JitClassifier::run after rule updates");
   // The native search plugged into the interpreter's traversal.
   class NativeSearch final : public RuleSearch {
    public:
@@ -207,10 +284,13 @@ TraversalResult JitClassifier::run(std::string_view tableName, Hook hook, EvalCo
     }
     // Targets may rewrite what the key caches (ECN rewrites TCP flags).
     void packetChanged(EvalContext& c) override { im_.start(c); }
+    int64_t jumpTarget(size_t ti, size_t ci, size_t rule) override { return im_.jumps[ti][ci][rule]; }
+    int64_t hookChain(size_t ti, Hook h) override { return im_.hooks[ti][size_t(h)]; }
 
    private:
     Impl& im_;
   } search(*impl_);
+  ReadSection section(*impl_->reader);
   return traverseTable(rs_, impl_->chainIndex, counters_, tableName, hook, ctx, search);
 }
 
@@ -219,18 +299,29 @@ bool emitCode(const Ruleset& rs, EmitKind kind, std::string& out, std::string& e
   initLlvm();
   Timer timer(stats);
   Plan plan(rs);
-  timer.lap("plan");
-  if (stats) fillStats(*stats, rs, plan);
+  uint32_t groupRules = clampGroupRules(opts.groupRules);
+  timer.lap("lower");
+  if (stats) fillPlanStats(*stats, rs, plan, groupRules);
   auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!jtmb) return error = errText(jtmb.takeError()), false;
-  jtmb->setCodeGenOptLevel(opts.optLevel == 0 ? llvm::CodeGenOptLevel::None : llvm::CodeGenOptLevel::Less);
+  jtmb->setCodeGenOptLevel(codeGenLevel(opts.optLevel));
   auto tm = jtmb->createTargetMachine();
   if (!tm) return error = errText(tm.takeError()), false;
   llvm::LLVMContext ctx;
-  auto mod = buildModule(ctx, plan, true, nullptr);
+  auto mod = buildModule(ctx, plan, groupRules);
   mod->setDataLayout((*tm)->createDataLayout());
   mod->setTargetTriple((*tm)->getTargetTriple().str());
   timer.lap("irgen");
+  if (stats) {
+    EpochDomain epochs;
+    for (ChainPlan& cp : plan.chains) {
+      std::vector<const Rule*> rules;
+      for (const Rule& r : rs.tables[cp.table].chains[cp.chain].rules) rules.push_back(&r);
+      ChainSearch search(rs.family, std::move(cp.lowered), rules, groupRules, &ruleCallback, epochs);
+      addSearchStats(*stats, search.stats());
+    }
+    timer.lap("search");
+  }
   optimizeModule(*mod, tm->get(), opts.optLevel);
   if (stats) stats->irInstructions = instructionCount(*mod);
   timer.lap("optimize");

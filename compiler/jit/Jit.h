@@ -1,13 +1,16 @@
-// The JIT classifier (LLVM 19 ORC). Each chain becomes one native function
-// "first rule at or after `from` whose matches hold", found by bit-vector
-// search: per packet field, a binary search over the chain's interval
-// boundaries gives a precomputed bitset of the rules that admit the value;
-// the AND of those bitsets lists the candidates in rule order. What the
-// intervals cannot express (interfaces, -f, TCP flags, IPv6 addresses,
-// non-contiguous masks) is checked per candidate in generated code, and
+// The JIT classifier. Each chain is searched by a ChainSearch ("first rule
+// at or after `from` whose matches hold"): groups of consecutive rules,
+// each a bit-vector search (per field, a branchless search over interval
+// boundaries selects a precomputed bitset row; the AND of the rows lists
+// the candidates in rule order). What intervals cannot express
+// (interfaces, -f, TCP flags, IPv6 addresses, non-contiguous masks) is
+// checked per candidate by native code generated with LLVM 19 ORC, and
 // extension matches the JIT cannot lower are called back, in rule order.
-// Jumps, targets and counters stay in C++ (JitClassifier::run) with the
-// interpreter's traversal, so verdicts and counters are the same.
+// Jumps, targets and counters stay in C++ (the interpreter's traversal), so
+// verdicts and counters are the same.
+//
+// Rules can be inserted and deleted while other threads classify: the
+// search structure is versioned (see ChainSearch.h, Epoch.h).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -16,6 +19,7 @@
 
 #include "compiler/interp/Interpreter.h"
 #include "compiler/ir/Ruleset.h"
+#include "compiler/jit/ChainSearch.h"
 #include "compiler/jit/Key.h"
 
 namespace nfjit::jit {
@@ -27,24 +31,25 @@ struct PhaseTime {
 
 struct JitStats {
   size_t tables = 0, chains = 0, rules = 0;
-  size_t loweredRules = 0;     // rules whose matches are all in native code
+  size_t loweredRules = 0;     // rules whose matches are all in native code or tables
   size_t callbackMatches = 0;  // extension matches left to their match()
+  size_t groups = 0;           // rule groups over all chains
   size_t dimensions = 0;       // field lookups over all chains
-  size_t intervals = 0;        // interval boundaries over all chains
-  size_t bitsetRows = 0;       // distinct bitset rows over all chains
-  size_t tableBytes = 0;       // boundaries + row indexes + bitsets
+  size_t intervals = 0;        // global intervals over all chains (padding and direct entries included)
+  size_t bitsetRows = 0;       // distinct group rows over all chains
+  size_t tableBytes = 0;       // every table of the search structures
+  size_t residualFunctions = 0;
   size_t irInstructions = 0;
   std::vector<PhaseTime> phases;
 };
 
 struct JitOptions {
-  unsigned optLevel = 1;  // LLVM codegen / pass level
+  unsigned optLevel = 1;       // LLVM codegen / pass level
+  uint32_t groupRules = 2048;  // rules per group (64..4096): update cost vs groups per search
 };
 
-class Plan;
-class Engine;
-
-// A ruleset compiled to native code; not thread-safe (counters, like the interpreter's).
+// A ruleset compiled for classification; run() is not thread-safe
+// (counters, like the interpreter's).
 class JitClassifier final : public Classifier {
  public:
   // Throws std::runtime_error when LLVM fails.
@@ -53,7 +58,9 @@ class JitClassifier final : public Classifier {
   JitClassifier(const JitClassifier&) = delete;
   JitClassifier& operator=(const JitClassifier&) = delete;
 
-  // Same contract as Interpreter::run.
+  // Same contract as Interpreter::run. Throws std::logic_error after
+  // insertRule/deleteRule: the traversal's targets and counters follow the
+  // Ruleset, which updates do not change.
   TraversalResult run(std::string_view table, Hook hook, EvalContext& ctx) override;
   CounterSet& counters() override { return counters_; }
   const Ruleset& ruleset() const { return rs_; }
@@ -63,13 +70,22 @@ class JitClassifier final : public Classifier {
   // -1 for none, -2 when a match hot-dropped the packet. For tests/benchmarks.
   int32_t findNext(size_t ti, size_t ci, uint32_t from, EvalContext& ctx);
 
-  // The native search of one chain, for benchmarks: fn(key, from, rt).
-  // `rt` may be null only when the chain makes no callbacks.
-  using ChainFunction = int32_t (*)(const JitKey*, uint32_t, void*);
-  ChainFunction chainFunction(size_t ti, size_t ci) const;
+  // The search of one chain, for benchmarks and concurrent classification:
+  // a thread holds an EpochDomain::Reader of epochs() and searches
+  // chainSearch(ti, ci).current() inside a ReadSection. `rt` may be null
+  // only when the chain makes no callbacks.
+  ChainSearch& chainSearch(size_t ti, size_t ci);
+  EpochDomain& epochs();
   bool chainCallsBack(size_t ti, size_t ci) const;
   // The key of a packet; false when it takes the slow path.
   bool makeKey(const PacketView& p, JitKey& k) const;
+
+  // Incremental updates, safe while other threads search: the new rule is
+  // at position `pos` of the chain (later rules move by one). The rule is
+  // evaluated by data-driven code until the next full build. Not
+  // concurrent with each other per chain (a mutex serialises them).
+  void insertRule(size_t ti, size_t ci, uint32_t pos, std::shared_ptr<const Rule> rule);
+  void deleteRule(size_t ti, size_t ci, uint32_t pos);
 
  private:
   struct Impl;
@@ -81,8 +97,9 @@ class JitClassifier final : public Classifier {
 
 enum class EmitKind { LlvmIr, Asm, Obj };
 
-// Builds the module for `rs` and writes it as text IR, assembly or an object
-// file (for `nfjit compile --emit`). Returns false with `error` set on failure.
+// Builds the module of residual checks for `rs` and writes it as text IR,
+// assembly or an object file (for `nfjit compile --emit`); `stats` also
+// gets the search structure's sizes. Returns false with `error` set on failure.
 bool emitCode(const Ruleset& rs, EmitKind kind, std::string& out, std::string& error, JitStats* stats = nullptr,
               JitOptions opts = {});
 

@@ -1,0 +1,553 @@
+#include "compiler/jit/ChainSearch.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <iterator>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace nfjit::jit {
+namespace {
+
+// Row indexes are u16: a group holds at most 2 * 4096 rules (it splits beyond),
+// each adds at most 4 bounds (an inverted range is two intervals), so at most
+// 4 * 8192 + 1 rows.
+constexpr uint32_t kMaxGroupRules = 4096;
+
+void setBit(std::vector<uint64_t>& row, uint32_t r) { row[r / 64] |= uint64_t(1) << (r % 64); }
+void clearBit(std::vector<uint64_t>& row, uint32_t r) { row[r / 64] &= ~(uint64_t(1) << (r % 64)); }
+
+// Aggregated bit vector: bit w = word w of the row is non-zero, so that the
+// search skips runs of empty words without loading them.
+std::vector<uint64_t> summaries(const std::vector<uint64_t>& rows, uint32_t words, uint32_t sumWords) {
+  size_t n = words ? rows.size() / words : 0;
+  std::vector<uint64_t> out(n * sumWords, 0);
+  for (size_t r = 0; r < n; ++r)
+    for (uint32_t w = 0; w < words; ++w)
+      if (rows[r * words + w]) out[r * sumWords + w / 64] |= uint64_t(1) << (w % 64);
+  return out;
+}
+
+// Zobrist hashing of rows: the XOR of a random word per set bit, updated
+// in O(1) as the sweep sets and clears bits.
+uint64_t bitKey(uint32_t r) {
+  uint64_t z = (uint64_t(r) + 1) * 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// One field of one group: a sweep over the group's interval boundaries,
+// each distinct row stored once.
+void buildGroupDim(Group& g, unsigned d, Field field) {
+  const uint64_t max = kFieldInfo[field].max;
+  std::vector<uint64_t> bnds;
+  for (const auto& r : g.lowered)
+    if (const auto& s = r->fields[field])
+      for (const Iv& iv : *s) {
+        if (iv.lo > 0) bnds.push_back(iv.lo);
+        if (iv.hi < max) bnds.push_back(iv.hi + 1);
+      }
+  std::sort(bnds.begin(), bnds.end());
+  bnds.erase(std::unique(bnds.begin(), bnds.end()), bnds.end());
+  const size_t n = bnds.size() + 1;
+  auto intervalOf = [&](uint64_t v) { return uint32_t(std::upper_bound(bnds.begin(), bnds.end(), v) - bnds.begin()); };
+  // Events (interval, rule << 1 | set): a rule enters its interval's row at lo and leaves after hi.
+  std::vector<std::pair<uint32_t, uint32_t>> events;
+  std::vector<uint64_t> cur(g.words, 0);
+  uint64_t h = 0;
+  for (uint32_t i = 0; i < g.size; ++i) {
+    const auto& s = g.lowered[i]->fields[field];
+    if (!s) {
+      setBit(cur, i);
+      h ^= bitKey(i);
+      continue;
+    }
+    for (const Iv& iv : *s) {
+      events.push_back({intervalOf(iv.lo), i << 1 | 1});
+      events.push_back({intervalOf(iv.hi) + 1, i << 1});
+    }
+  }
+  std::sort(events.begin(), events.end());  // clears before sets within an interval
+  std::unordered_map<uint64_t, uint32_t> seen;
+  seen.reserve(n);
+  std::vector<uint32_t>& rowOf = g.rowOf[d];
+  rowOf.resize(n);
+  uint32_t rowCount = 0;
+  size_t e = 0;
+  for (size_t k = 0; k < n; ++k) {
+    for (; e < events.size() && events[e].first == k; ++e) {
+      uint32_t r = events[e].second >> 1;
+      (events[e].second & 1) ? setBit(cur, r) : clearBit(cur, r);
+      h ^= bitKey(r);
+    }
+    auto it = seen.find(h);
+    if (it != seen.end() && std::equal(cur.begin(), cur.end(), g.rows[d].begin() + size_t(it->second) * g.words)) {
+      rowOf[k] = it->second;
+      continue;
+    }
+    // New (or a hash collision: stored again, which only costs memory).
+    if (it == seen.end()) seen.emplace(h, rowCount);
+    g.rows[d].insert(g.rows[d].end(), cur.begin(), cur.end());
+    bool any = false;
+    for (uint64_t w : cur) any = any || w;
+    g.nonEmpty[d].push_back(any);
+    rowOf[k] = rowCount++;
+  }
+  // Only rules with many disjoint intervals in one field can get here.
+  if (rowCount > 65535) throw std::runtime_error("JIT: a rule group has more than 65,535 distinct rows");
+  g.bounds[d] = std::move(bnds);
+  g.sums[d] = summaries(g.rows[d], g.words, g.sumWords);
+}
+
+std::shared_ptr<Group> buildGroup(const std::vector<Field>& fields, std::vector<std::shared_ptr<const LoweredRule>> lowered,
+                                  std::vector<const Rule*> rules, std::vector<std::shared_ptr<const Rule>> owned) {
+  auto g = std::make_shared<Group>();
+  g->size = uint32_t(lowered.size());
+  g->words = std::max<uint32_t>(1, (g->size + 63) / 64);
+  g->sumWords = (g->words + 63) / 64;
+  g->lowered = std::move(lowered);
+  g->rules = std::move(rules);
+  g->owned = std::move(owned);
+  g->owned.resize(g->size);
+  g->clean.assign(g->words, 0);
+  g->all.assign(g->words, 0);
+  for (uint32_t r = 0; r < g->size; ++r) {
+    setBit(g->all, r);
+    if (g->lowered[r]->plan.clean()) setBit(g->clean, r);
+  }
+  g->allSum = summaries(g->all, g->words, g->sumWords);
+  for (unsigned d = 0; d < fields.size(); ++d) buildGroupDim(*g, d, fields[d]);
+  return g;
+}
+
+const FieldSet& field(const LoweredRule& r, Field f) { return r.fields[f]; }
+const FieldSet& field(const std::shared_ptr<const LoweredRule>& r, Field f) { return r->fields[f]; }
+
+template <class Rules>
+std::vector<Field> usedFields(Family f, const Rules& lowered) {
+  std::vector<Field> out;
+  const std::vector<Field> all = f == Family::IPv4 ? std::vector<Field>{kSrc, kDst, kProto, kSport, kDport}
+                                                   : std::vector<Field>{kProto, kSport, kDport};
+  for (Field fl : all)
+    for (const auto& r : lowered)
+      if (field(r, fl)) {
+        out.push_back(fl);
+        break;
+      }
+  return out;
+}
+
+int32_t residual(const Snapshot& s, const Group& g, uint32_t local, const JitKey& k, void* rt) {
+  if (g.native) return g.native(&k, local, rt);
+  const RulePlan& p = g.lowered[local]->plan;
+  if (!keyTestsHold(p.tests, k)) return 0;
+  if (p.callbackFrom == kNoCallback) return 1;
+  return s.callback(rt, g.rules[local], p.callbackFrom);
+}
+
+// The search specialised on the number of dimensions (ND == 0: a chain
+// whose rules constrain no field, every group is searched with its `all` row).
+template <size_t ND>
+struct Search {
+  static constexpr size_t kRows = ND ? ND : 1;
+
+  static uint32_t interval(const ChainDim& cd, const JitKey& k) {
+    uint32_t v;
+    std::memcpy(&v, reinterpret_cast<const uint8_t*>(&k) + cd.keyOffset, 4);
+    if (cd.direct) return v;
+    const uint32_t* b = cd.bounds.data();
+    uint32_t pos = 0;
+    for (uint32_t step = (uint32_t(1) << cd.steps) >> 1; step; step >>= 1)
+      pos = b[pos + step - 1] <= v ? pos + step : pos;
+    return pos;
+  }
+
+  static void rowsOf(const Snapshot& s, size_t gi, const uint32_t* iv, const uint64_t** row, const uint64_t** sum) {
+    const Group& g = *s.groups[gi];
+    const size_t ng = s.groups.size();
+    if constexpr (ND == 0) {
+      row[0] = g.all.data(), sum[0] = g.allSum.data();
+    } else {
+      for (size_t d = 0; d < ND; ++d) {
+        uint32_t r = s.dims[d].local[size_t(iv[d]) * ng + gi];
+        row[d] = g.rows[d].data() + size_t(r) * g.words;
+        sum[d] = g.sums[d].data() + size_t(r) * g.sumWords;
+      }
+    }
+  }
+
+  // The first candidate of group gi at or after local rule `from`.
+  static int32_t group(const Snapshot& s, size_t gi, const uint32_t* iv, uint32_t from, const JitKey& k, void* rt) {
+    const Group& g = *s.groups[gi];
+    const uint64_t* row[kRows];
+    const uint64_t* sum[kRows];
+    rowsOf(s, gi, iv, row, sum);
+    const uint32_t w0 = from / 64, s0 = w0 / 64;
+    for (uint32_t si = s0; si < g.sumWords; ++si) {
+      uint64_t sb = si == s0 ? ~uint64_t(0) << (w0 % 64) : ~uint64_t(0);
+      for (size_t d = 0; d < kRows; ++d) sb &= sum[d][si];
+      while (sb) {
+        uint32_t w = si * 64 + uint32_t(std::countr_zero(sb));
+        sb &= sb - 1;
+        uint64_t bits = w == w0 ? ~uint64_t(0) << (from % 64) : ~uint64_t(0);
+        for (size_t d = 0; d < kRows; ++d) bits &= row[d][w];
+        while (bits) {
+          uint32_t local = w * 64 + uint32_t(std::countr_zero(bits));
+          if ((g.clean[w] >> (local % 64)) & 1) return int32_t(local);
+          int32_t v = residual(s, g, local, k, rt);
+          if (v == 1) return int32_t(local);
+          if (v == 2) return -2;
+          bits &= bits - 1;
+        }
+      }
+    }
+    return -1;
+  }
+
+  // Groups from g0 on, in order; the first with a match wins.
+  static int32_t groups(const Snapshot& s, const uint32_t* iv, size_t g0, uint32_t from, const JitKey& k, void* rt) {
+    const size_t ng = s.groups.size();
+    for (size_t w = g0 / 64; w < s.maskWords; ++w) {
+      uint64_t m = w == g0 / 64 ? ~uint64_t(0) << (g0 % 64) : ~uint64_t(0);
+      if constexpr (ND == 0) {
+        if ((w + 1) * 64 > ng) m &= ~uint64_t(0) >> ((w + 1) * 64 - ng);
+      }
+      for (size_t d = 0; d < ND; ++d) m &= s.dims[d].gmask[size_t(iv[d]) * s.maskWords + w];
+      while (m) {
+        size_t g = w * 64 + size_t(std::countr_zero(m));
+        m &= m - 1;
+        uint32_t lfrom = from > s.start[g] ? from - s.start[g] : 0;
+        int32_t r = group(s, g, iv, lfrom, k, rt);
+        if (r >= 0) return int32_t(s.start[g]) + r;
+        if (r == -2) return -2;
+      }
+    }
+    return -1;
+  }
+
+  static int32_t find(const Snapshot& s, const JitKey& k, uint32_t from, void* rt) {
+    if (from >= s.rules) return -1;
+    uint32_t iv[kRows];
+    for (size_t d = 0; d < ND; ++d) iv[d] = interval(s.dims[d], k);
+    const size_t g0 = size_t(std::upper_bound(s.start.begin(), s.start.end(), from) - s.start.begin()) - 1;
+    return groups(s, iv, g0, from, k, rt);
+  }
+
+  // A batch in stages, so that the cache misses of different packets
+  // overlap: all interval searches (independent chains of loads), then
+  // rounds over the candidate groups of the first mask word — prefetch the
+  // group's summaries, then its first candidate word, then take its lowest
+  // bit when that rule needs no residual check. What a round cannot settle
+  // (residual checks, false-positive summary words, groups past the first
+  // 64, more than kRounds groups) is left to groups().
+  static void batch(const Snapshot& s, const JitKey* keys, size_t n, int32_t* out, void* rt) {
+    constexpr size_t B = 16;
+    constexpr unsigned kRounds = 4;
+    constexpr size_t kNone = SIZE_MAX;
+    enum State : uint8_t { kOpen, kDone, kFallback };
+    uint32_t iv[B][kRows];
+    const uint64_t* row[B][kRows];
+    const uint64_t* sum[B][kRows];
+    uint64_t mask[B];
+    size_t group[B];
+    uint32_t word[B];
+    State state[B];
+    if (s.rules == 0) return std::fill(out, out + n, -1);
+    const size_t ng = s.groups.size();
+    const uint64_t valid = ng >= 64 ? ~uint64_t(0) : (uint64_t(1) << ng) - 1;
+    for (size_t base = 0; base < n; base += B) {
+      const size_t m = std::min(B, n - base);
+      // Step-major over the batch: the probes of different packets are independent.
+      for (size_t d = 0; d < ND; ++d) {
+        const ChainDim& cd = s.dims[d];
+        uint32_t v[B], pos[B];
+        for (size_t p = 0; p < m; ++p) {
+          std::memcpy(&v[p], reinterpret_cast<const uint8_t*>(&keys[base + p]) + cd.keyOffset, 4);
+          pos[p] = cd.direct ? v[p] : 0;
+        }
+        if (!cd.direct) {
+          const uint32_t* b = cd.bounds.data();
+          for (uint32_t step = (uint32_t(1) << cd.steps) >> 1; step; step >>= 1)
+            for (size_t p = 0; p < m; ++p) pos[p] = b[pos[p] + step - 1] <= v[p] ? pos[p] + step : pos[p];
+        }
+        for (size_t p = 0; p < m; ++p) iv[p][d] = pos[p];
+      }
+      for (size_t p = 0; p < m; ++p) {
+        mask[p] = valid;
+        for (size_t d = 0; d < ND; ++d) mask[p] &= s.dims[d].gmask[size_t(iv[p][d]) * s.maskWords];
+        if (mask[p]) {
+          group[p] = size_t(std::countr_zero(mask[p]));
+          state[p] = kOpen;
+        } else {
+          group[p] = 64;  // none in the first 64 groups
+          state[p] = s.maskWords == 1 ? kDone : kFallback;
+          out[base + p] = -1;
+        }
+      }
+      for (unsigned round = 0; round < kRounds; ++round) {
+        bool open = false;
+        for (size_t p = 0; p < m; ++p) {
+          if (state[p] != kOpen) continue;
+          open = true;
+          rowsOf(s, group[p], iv[p], row[p], sum[p]);
+          for (size_t d = 0; d < kRows; ++d) __builtin_prefetch(sum[p][d]);
+        }
+        if (!open) break;
+        for (size_t p = 0; p < m; ++p) {
+          if (state[p] != kOpen) continue;
+          uint64_t sb = ~uint64_t(0);
+          for (size_t d = 0; d < kRows; ++d) sb &= sum[p][d][0];
+          word[p] = sb ? uint32_t(std::countr_zero(sb)) : UINT32_MAX;
+          if (!sb) continue;
+          for (size_t d = 0; d < kRows; ++d) __builtin_prefetch(row[p][d] + word[p]);
+          __builtin_prefetch(&s.groups[group[p]]->clean[word[p]]);
+        }
+        for (size_t p = 0; p < m; ++p) {
+          if (state[p] != kOpen) continue;
+          const Group& g = *s.groups[group[p]];
+          if (word[p] == UINT32_MAX) {
+            if (g.sumWords > 1) {
+              state[p] = kFallback;  // candidates may be in later summary words
+              continue;
+            }
+            mask[p] &= mask[p] - 1;  // the group has no candidate: the next one
+            if (mask[p]) {
+              group[p] = size_t(std::countr_zero(mask[p]));
+            } else {
+              group[p] = 64;
+              state[p] = s.maskWords == 1 ? kDone : kFallback;
+              out[base + p] = -1;
+            }
+            continue;
+          }
+          const uint32_t w = word[p];
+          uint64_t bits = ~uint64_t(0);
+          for (size_t d = 0; d < kRows; ++d) bits &= row[p][d][w];
+          uint32_t local = w * 64 + uint32_t(std::countr_zero(bits | (uint64_t(1) << 63)));
+          if (bits && ((g.clean[w] >> (local % 64)) & 1)) {
+            out[base + p] = int32_t(s.start[group[p]] + local);
+            state[p] = kDone;
+          } else {
+            state[p] = kFallback;
+          }
+        }
+      }
+      for (size_t p = 0; p < m; ++p)
+        if (state[p] != kDone) out[base + p] = groups(s, iv[p], group[p], 0, keys[base + p], rt);
+    }
+  }
+};
+
+template <class F>
+decltype(auto) dispatch(size_t nd, F&& f) {
+  switch (nd) {
+    case 0: return f(Search<0>{});
+    case 1: return f(Search<1>{});
+    case 2: return f(Search<2>{});
+    case 3: return f(Search<3>{});
+    case 4: return f(Search<4>{});
+    default: return f(Search<5>{});
+  }
+}
+
+}  // namespace
+
+uint32_t clampGroupRules(uint32_t groupRules) { return std::clamp<uint32_t>(groupRules, 64, kMaxGroupRules); }
+
+size_t Group::bytes() const {
+  size_t b = (all.size() + allSum.size() + clean.size()) * 8;
+  for (unsigned d = 0; d < kMaxDims; ++d)
+    b += bounds[d].size() * 8 + rowOf[d].size() * 4 + (rows[d].size() + sums[d].size()) * 8 + nonEmpty[d].size();
+  return b;
+}
+
+size_t Snapshot::bytes() const {
+  size_t b = start.size() * 4 + groups.size() * sizeof(void*);
+  for (const auto& d : dims) b += d.bounds.size() * 4 + d.local.size() * 2 + d.gmask.size() * 8;
+  for (const auto& g : groups) b += g->bytes();
+  return b;
+}
+
+ChainSearch::ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::vector<const Rule*>& rules,
+                         uint32_t groupRules, RuleCallback callback, EpochDomain& epochs)
+    : family_(f), groupRules_(clampGroupRules(groupRules)), callback_(callback),
+      epochs_(epochs) {
+  fields_ = usedFields(f, lowered);
+  std::vector<std::shared_ptr<const Group>> groups;
+  for (size_t lo = 0; lo < lowered.size(); lo += groupRules_) {
+    size_t hi = std::min(lowered.size(), lo + groupRules_);
+    std::vector<std::shared_ptr<const LoweredRule>> part;
+    for (size_t r = lo; r < hi; ++r) part.push_back(std::make_shared<const LoweredRule>(std::move(lowered[r])));
+    groups.push_back(buildGroup(fields_, std::move(part), {rules.begin() + lo, rules.begin() + hi}, {}));
+  }
+  owner_ = assemble(std::move(groups));
+  cur_.store(owner_.get(), std::memory_order_seq_cst);
+}
+
+// The chain-level tables: per dimension, the union of the groups'
+// boundaries, and per global interval each group's row (found by a merge
+// walk over the group's own boundaries) and the mask of non-empty ones.
+std::shared_ptr<Snapshot> ChainSearch::assemble(std::vector<std::shared_ptr<const Group>> groups) const {
+  auto s = std::make_shared<Snapshot>();
+  s->family = family_;
+  s->callback = callback_;
+  s->groups = std::move(groups);
+  const size_t ng = s->groups.size();
+  s->maskWords = uint32_t((ng + 63) / 64);
+  s->start.push_back(0);
+  for (const auto& g : s->groups) s->start.push_back(s->start.back() + g->size);
+  s->rules = s->start.back();
+  for (unsigned d = 0; d < fields_.size(); ++d) {
+    ChainDim cd;
+    cd.field = fields_[d];
+    cd.keyOffset = kFieldInfo[cd.field].offset;
+    // Only the protocol is indexed directly: direct port tables (65,536
+    // entries per interval table) measured no faster than the search.
+    cd.direct = cd.field == kProto;
+    // starts[i]: first value of global interval i.
+    std::vector<uint64_t> starts{0};
+    if (cd.direct) {
+      for (uint64_t v = 1; v <= kFieldInfo[cd.field].max; ++v) starts.push_back(v);
+      cd.intervals = uint32_t(starts.size());
+    } else {
+      std::vector<uint64_t> merged;
+      for (const auto& g : s->groups) {  // the groups' bounds are sorted: merge, do not sort
+        merged.clear();
+        std::set_union(starts.begin(), starts.end(), g->bounds[d].begin(), g->bounds[d].end(),
+                       std::back_inserter(merged));
+        starts.swap(merged);
+      }
+      // Branchless search: 2^k - 1 bounds, padded with the largest key; the
+      // padding intervals repeat the last real one.
+      size_t real = starts.size() - 1, padded = 0;
+      while (padded < real) padded = padded * 2 + 1, ++cd.steps;
+      cd.bounds.assign(starts.begin() + 1, starts.end());
+      cd.bounds.resize(padded, 0xffffffffu);
+      cd.intervals = uint32_t(padded + 1);
+    }
+    cd.local.assign(size_t(cd.intervals) * ng, 0);
+    cd.gmask.assign(size_t(cd.intervals) * s->maskWords, 0);
+    for (size_t gi = 0; gi < ng; ++gi) {
+      const Group& g = *s->groups[gi];
+      const auto& gb = g.bounds[d];
+      size_t j = 0;  // the group's interval holding starts[i]
+      for (size_t i = 0; i < cd.intervals; ++i) {
+        if (i < starts.size())
+          while (j < gb.size() && gb[j] <= starts[i]) ++j;
+        uint32_t row = g.rowOf[d][j];
+        cd.local[i * ng + gi] = uint16_t(row);
+        if (g.nonEmpty[d][row]) cd.gmask[i * s->maskWords + gi / 64] |= uint64_t(1) << (gi % 64);
+      }
+    }
+    s->dims.push_back(std::move(cd));
+  }
+  return s;
+}
+
+int32_t ChainSearch::find(const Snapshot& s, const JitKey& k, uint32_t from, void* rt) {
+  return dispatch(s.dims.size(), [&](auto search) { return search.find(s, k, from, rt); });
+}
+
+void ChainSearch::findBatch(const Snapshot& s, const JitKey* keys, size_t n, int32_t* out, void* rt) {
+  dispatch(s.dims.size(), [&](auto search) { search.batch(s, keys, n, out, rt); });
+}
+
+void ChainSearch::setNative(size_t g, ResidualFn fn) {
+  const_cast<Group&>(*owner_->groups[g]).native = fn;
+}
+
+void ChainSearch::publish(std::shared_ptr<Snapshot> s) {
+  std::shared_ptr<const void> old = std::move(owner_);
+  owner_ = std::move(s);
+  cur_.store(owner_.get(), std::memory_order_seq_cst);
+  epochs_.retire(std::move(old));
+}
+
+void ChainSearch::insert(uint32_t pos, LoweredRule lowered, std::shared_ptr<const Rule> rule) {
+  std::lock_guard<std::mutex> lock(update_);
+  const Snapshot& s = *owner_;
+  if (pos > s.rules) pos = s.rules;
+  bool newField = false;
+  for (unsigned f = 0; f < kFields; ++f)
+    if (lowered.fields[f] && std::find(fields_.begin(), fields_.end(), Field(f)) == fields_.end()) newField = true;
+  std::vector<std::shared_ptr<const Group>> groups = s.groups;
+  size_t first = 0, last = groups.size();  // groups [first, last) are rebuilt
+  if (!newField && !groups.empty()) {
+    first = size_t(std::upper_bound(s.start.begin(), s.start.end(), pos) - s.start.begin()) - 1;
+    first = std::min(first, groups.size() - 1);
+    last = first + 1;
+  }
+  // The rules of the rebuilt groups, with the new one in place.
+  std::vector<std::shared_ptr<const LoweredRule>> low;
+  std::vector<const Rule*> rules;
+  std::vector<std::shared_ptr<const Rule>> owned;
+  bool placed = false;
+  auto place = [&] {
+    low.push_back(std::make_shared<const LoweredRule>(std::move(lowered)));
+    rules.push_back(rule.get());
+    owned.push_back(rule);
+    placed = true;
+  };
+  for (size_t g = first; g < last; ++g)
+    for (uint32_t r = 0; r < groups[g]->size; ++r) {
+      if (!placed && s.start[g] + r == pos) place();
+      low.push_back(groups[g]->lowered[r]);
+      rules.push_back(groups[g]->rules[r]);
+      owned.push_back(groups[g]->owned[r]);
+    }
+  if (!placed) place();  // after the last rule of the range
+  if (newField) fields_ = usedFields(family_, low);
+  // Split what has grown past twice the group size.
+  size_t parts = newField ? (low.size() + groupRules_ - 1) / groupRules_ : low.size() > 2 * groupRules_ ? 2 : 1;
+  std::vector<std::shared_ptr<const Group>> rebuilt;
+  size_t per = (low.size() + parts - 1) / std::max<size_t>(parts, 1);
+  for (size_t lo = 0; lo < low.size(); lo += per) {
+    size_t hi = std::min(low.size(), lo + per);
+    rebuilt.push_back(buildGroup(fields_, {low.begin() + lo, low.begin() + hi}, {rules.begin() + lo, rules.begin() + hi},
+                                 {owned.begin() + lo, owned.begin() + hi}));
+  }
+  groups.erase(groups.begin() + first, groups.begin() + last);
+  groups.insert(groups.begin() + first, rebuilt.begin(), rebuilt.end());
+  publish(assemble(std::move(groups)));
+}
+
+void ChainSearch::erase(uint32_t pos) {
+  std::lock_guard<std::mutex> lock(update_);
+  const Snapshot& s = *owner_;
+  if (pos >= s.rules) return;
+  std::vector<std::shared_ptr<const Group>> groups = s.groups;
+  size_t g = size_t(std::upper_bound(s.start.begin(), s.start.end(), pos) - s.start.begin()) - 1;
+  const Group& old = *groups[g];
+  uint32_t local = pos - s.start[g];
+  if (old.size == 1) {
+    groups.erase(groups.begin() + g);
+  } else {
+    std::vector<std::shared_ptr<const LoweredRule>> low;
+    std::vector<const Rule*> rules;
+    std::vector<std::shared_ptr<const Rule>> owned;
+    for (uint32_t r = 0; r < old.size; ++r)
+      if (r != local) {
+        low.push_back(old.lowered[r]);
+        rules.push_back(old.rules[r]);
+        owned.push_back(old.owned[r]);
+      }
+    groups[g] = buildGroup(fields_, std::move(low), std::move(rules), std::move(owned));
+  }
+  publish(assemble(std::move(groups)));
+}
+
+ChainSearchStats ChainSearch::stats() const {
+  const Snapshot& s = *owner_;
+  ChainSearchStats st;
+  st.groups = s.groups.size();
+  st.dims = s.dims.size();
+  for (const auto& d : s.dims) st.intervals += d.intervals;
+  for (const auto& g : s.groups)
+    for (unsigned d = 0; d < s.dims.size(); ++d) st.rows += g->nonEmpty[d].size();
+  st.bytes = s.bytes();
+  return st;
+}
+
+}  // namespace nfjit::jit

@@ -1,0 +1,121 @@
+// The search of one chain: "first rule at or after `from` whose matches
+// hold". Rules are partitioned, in order, into groups of at most
+// `groupRules` (G); each group is a bit-vector search over its own rules:
+// rows of G bits, so for N rules the rows take about N * G / 4 bytes per
+// field instead of N^2 / 4, plus 2 bytes per interval and group for the
+// per-interval tables. One branchless search per field over the boundaries
+// of the whole chain gives the packet's global interval; per interval a
+// bitmask says which groups can hold a candidate and, per group, which of
+// its rows applies. Groups are visited in rule order: the first with a
+// match wins.
+//
+// The structure is an immutable Snapshot; insert() and erase() rebuild the
+// one group that changes and the per-interval tables, and publish a new
+// Snapshot atomically while readers keep searching the old one (freed
+// through an EpochDomain once they have left it).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "compiler/jit/Epoch.h"
+#include "compiler/jit/Lower.h"
+
+namespace nfjit::jit {
+
+// Generated (or data-driven) residual check of one group's rule `local`:
+// 1 matched, 0 not, 2 hotdrop.
+using ResidualFn = int32_t (*)(const JitKey*, uint32_t local, void* rt);
+// The callback for rules of groups without native residual code:
+// evaluates `rule` from match `from` (kWholeRule: the IP header first).
+using RuleCallback = int32_t (*)(void* rt, const Rule* rule, int32_t from);
+
+constexpr unsigned kMaxDims = kFields;
+
+// Group sizes the search supports: 64..4096 (row indexes are u16).
+uint32_t clampGroupRules(uint32_t groupRules);
+
+struct Group {
+  uint32_t size = 0, words = 0, sumWords = 0;
+  // Per dimension of the chain: the group's own interval starts and the row
+  // of each of its intervals (used to build the chain's per-interval table),
+  // its distinct rows (words each) with their summaries, and whether a row
+  // has any bit set.
+  std::vector<uint64_t> bounds[kMaxDims];
+  std::vector<uint32_t> rowOf[kMaxDims];
+  std::vector<uint64_t> rows[kMaxDims], sums[kMaxDims];
+  std::vector<uint8_t> nonEmpty[kMaxDims];
+  std::vector<uint64_t> all, allSum;  // every rule (chains without dimensions)
+  std::vector<uint64_t> clean;        // bit: the rule needs no residual check
+  std::vector<std::shared_ptr<const LoweredRule>> lowered;  // shared between versions, for rebuilds
+  std::vector<const Rule*> rules;     // for callbacks
+  std::vector<std::shared_ptr<const Rule>> owned;  // rules inserted by updates
+  ResidualFn native = nullptr;        // generated residual code, or null: data-driven
+  size_t bytes() const;
+};
+
+struct ChainDim {
+  Field field;
+  unsigned keyOffset;
+  bool direct;                    // the value is the interval index (proto)
+  std::vector<uint32_t> bounds;   // interval starts, padded to 2^k - 1 with 0xffffffff
+  unsigned steps = 0;             // log2(bounds.size() + 1)
+  uint32_t intervals = 0;         // rows of the tables below (padding included)
+  std::vector<uint16_t> local;    // [interval * groups + g]: the group's row
+  std::vector<uint64_t> gmask;    // [interval * maskWords + w]: groups with a non-empty row
+};
+
+struct Snapshot {
+  uint32_t rules = 0, maskWords = 0;
+  Family family = Family::IPv4;
+  RuleCallback callback = nullptr;
+  std::vector<ChainDim> dims;
+  std::vector<std::shared_ptr<const Group>> groups;
+  std::vector<uint32_t> start;  // first rule of each group, plus the total at the end
+  size_t bytes() const;
+};
+
+struct ChainSearchStats {
+  size_t groups = 0, dims = 0, intervals = 0, rows = 0, bytes = 0;
+};
+
+class ChainSearch {
+ public:
+  // `rules[i]` is rule i of the chain, `lowered[i]` its lowering.
+  ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::vector<const Rule*>& rules, uint32_t groupRules,
+              RuleCallback callback, EpochDomain& epochs);
+
+  // Lock-free; the caller is inside a ReadSection of `epochs` (or no update runs concurrently).
+  const Snapshot* current() const { return cur_.load(std::memory_order_seq_cst); }
+  static int32_t find(const Snapshot& s, const JitKey& k, uint32_t from, void* rt);
+  // find(keys[i], 0) for i < n, interleaved for memory-level parallelism.
+  static void findBatch(const Snapshot& s, const JitKey* keys, size_t n, int32_t* out, void* rt);
+
+  // Attaches generated residual code to group g of the current snapshot (before any reader runs).
+  void setNative(size_t g, ResidualFn fn);
+
+  // Updates, serialised by a mutex; readers are not blocked. Rules at and
+  // after `pos` move by one.
+  void insert(uint32_t pos, LoweredRule lowered, std::shared_ptr<const Rule> rule);
+  void erase(uint32_t pos);
+
+  ChainSearchStats stats() const;
+  uint32_t groupRules() const { return groupRules_; }
+
+ private:
+  std::shared_ptr<Snapshot> assemble(std::vector<std::shared_ptr<const Group>> groups) const;
+  void publish(std::shared_ptr<Snapshot> s);
+
+  Family family_;
+  uint32_t groupRules_;
+  RuleCallback callback_;
+  std::vector<Field> fields_;  // the dimensions (fields any rule constrains)
+  EpochDomain& epochs_;
+  std::mutex update_;
+  std::shared_ptr<Snapshot> owner_;  // keeps the current snapshot alive
+  std::atomic<const Snapshot*> cur_{nullptr};
+};
+
+}  // namespace nfjit::jit
