@@ -139,6 +139,16 @@ std::vector<Field> usedFields(Family f, const Rules& lowered) {
   return out;
 }
 
+// Generated code carries no UBSan type signature before its entry point, and
+// clang's -fsanitize=function check reads the bytes in front of the callee
+// (the page before the JIT's code): calls into generated code opt out.
+#if defined(__clang__)
+#define NFJIT_CALLS_GENERATED_CODE __attribute__((no_sanitize("function")))
+#else
+#define NFJIT_CALLS_GENERATED_CODE
+#endif
+
+NFJIT_CALLS_GENERATED_CODE
 int32_t residual(const Snapshot& s, const Group& g, uint32_t local, const JitKey& k, void* rt) {
   if (g.native) return g.native(&k, local, rt);
   const RulePlan& p = g.lowered[local]->plan;
