@@ -60,7 +60,8 @@ TraversalResult traverseTable(const Ruleset& rs, const ChainIndex& chainIndex, C
 
   for (;;) {
     const Chain& c = table.chains[chain];
-    int64_t found = pos < c.rules.size() ? search.next(ti, chain, pos, ctx) : -1;
+    // next() answers -1 past the chain's end (which updates may have moved).
+    int64_t found = search.next(ti, chain, pos, ctx);
     if (found == -2) {
       res.hotdrop = true;
       res.verdict = Verdict::Drop;
@@ -71,11 +72,13 @@ TraversalResult traverseTable(const Ruleset& rs, const ChainIndex& chainIndex, C
       continue;
     }
     pos = size_t(found);
-    auto& rc = counters.rule(ti, chain, pos);
+    Counters* updatedCounters = search.ruleCounters(ti, chain, pos);
+    auto& rc = updatedCounters ? *updatedCounters : counters.rule(ti, chain, pos);
     rc.packets++;
     rc.bytes += bytes;
     res.matched.push_back({ti, chain, pos, false});
-    const Target& t = c.rules[pos].target;
+    const Rule* updatedRule = search.rule(ti, chain, pos);
+    const Target& t = (updatedRule ? *updatedRule : c.rules[pos]).target;
     switch (t.kind) {
       case Target::Kind::None:
         ++pos;

@@ -25,6 +25,11 @@ class RuleSearch {
   // engine has them resolved; -1 makes the traversal look the name up.
   virtual int64_t jumpTarget(size_t table, size_t chain, size_t rule) { return -1; }
   virtual int64_t hookChain(size_t table, Hook hook) { return -1; }
+  // Engines whose chains change after construction (rule updates) give the
+  // rule at `pos` as their last next() on that chain saw it, and its
+  // counters; null: the Ruleset's rule and the CounterSet's entry.
+  virtual const Rule* rule(size_t table, size_t chain, size_t pos) { return nullptr; }
+  virtual Counters* ruleCounters(size_t table, size_t chain, size_t pos) { return nullptr; }
 };
 
 // Chain name → index, per table.

@@ -11,6 +11,7 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -130,8 +131,13 @@ struct JitClassifier::Impl {
 
   Impl(const Ruleset& rs, uint32_t g) : plan(rs), groupRules(clampGroupRules(g)) {}
 
-  int32_t next(uint32_t id, uint32_t from) {
-    const Snapshot& s = *searches[id]->current();
+  // Counters of rules inserted by updates (the CounterSet covers the
+  // Ruleset's own); the shared_ptr keeps a deleted rule's address from being
+  // reused by a later one while its counters are here.
+  std::map<const Rule*, std::pair<std::shared_ptr<const Rule>, Counters>> insertedCounters;
+
+  int32_t next(uint32_t id, uint32_t from) { return next(*searches[id]->current(), from); }
+  int32_t next(const Snapshot& s, uint32_t from) {
     if (!slow) return ChainSearch::find(s, key, from, &rt);
     for (size_t g = 0; g < s.groups.size(); ++g)
       for (uint32_t r = from > s.start[g] ? from - s.start[g] : 0; r < s.groups[g]->size; ++r) {
@@ -272,25 +278,70 @@ void JitClassifier::deleteRule(size_t ti, size_t ci, uint32_t pos) {
   impl_->searches[impl_->idOf[ti][ci]]->erase(pos);
 }
 
+// The rule at `pos` of snapshot `s` and what owns it (null for the Ruleset's own rules).
+static std::pair<const Rule*, const std::shared_ptr<const Rule>*> ruleAt(const Snapshot& s, size_t pos) {
+  size_t g = size_t(std::upper_bound(s.start.begin(), s.start.end(), uint32_t(pos)) - s.start.begin()) - 1;
+  const Group& grp = *s.groups[g];
+  size_t local = pos - s.start[g];
+  return {grp.rules[local], &grp.owned[local]};
+}
+
+Counters& JitClassifier::countersOf(size_t ti, size_t ci, const Rule* r, const std::shared_ptr<const Rule>& owner) {
+  const auto& own = rs_.tables[ti].chains[ci].rules;
+  std::less<const Rule*> before;
+  if (!own.empty() && !before(r, &own.front()) && !before(&own.back(), r))
+    return counters_.rule(ti, ci, size_t(r - &own.front()));
+  auto& slot = impl_->insertedCounters[r];
+  if (!slot.first) slot.first = owner;
+  return slot.second;
+}
+
+std::vector<Counters> JitClassifier::chainCounters(size_t ti, size_t ci) {
+  ReadSection section(*impl_->reader);
+  const Snapshot& s = *impl_->searches[impl_->idOf[ti][ci]]->current();
+  std::vector<Counters> out;
+  for (size_t pos = 0; pos < s.rules; ++pos) {
+    auto [r, owner] = ruleAt(s, pos);
+    out.push_back(countersOf(ti, ci, r, *owner));
+  }
+  return out;
+}
+
 TraversalResult JitClassifier::run(std::string_view tableName, Hook hook, EvalContext& ctx) {
-  if (impl_->updated) throw std::logic_error("JitClassifier::run after rule updates");
   // The native search plugged into the interpreter's traversal.
   class NativeSearch final : public RuleSearch {
    public:
-    explicit NativeSearch(Impl& im) : im_(im) {}
+    NativeSearch(JitClassifier& jc, Impl& im) : jc_(jc), im_(im), updated_(im.updated.load()) {}
     void begin(size_t, EvalContext& c) override { im_.start(c); }
     int64_t next(size_t ti, size_t ci, size_t from, EvalContext&) override {
-      return im_.next(im_.idOf[ti][ci], uint32_t(from));
+      // The snapshot is kept so that rule() names the rule this search found
+      // even if an update publishes a new version in between.
+      last_ = im_.searches[im_.idOf[ti][ci]]->current();
+      return im_.next(*last_, uint32_t(from));
     }
     // Targets may rewrite what the key caches (ECN rewrites TCP flags).
     void packetChanged(EvalContext& c) override { im_.start(c); }
-    int64_t jumpTarget(size_t ti, size_t ci, size_t rule) override { return im_.jumps[ti][ci][rule]; }
+    // After updates, positions no longer index the resolved jump table: the traversal looks names up.
+    int64_t jumpTarget(size_t ti, size_t ci, size_t rule) override {
+      return updated_ ? -1 : im_.jumps[ti][ci][rule];
+    }
     int64_t hookChain(size_t ti, Hook h) override { return im_.hooks[ti][size_t(h)]; }
+    const Rule* rule(size_t, size_t, size_t pos) override { return updated_ ? ruleAt(*last_, pos).first : nullptr; }
+    Counters* ruleCounters(size_t ti, size_t ci, size_t pos) override {
+      if (!updated_) return nullptr;
+      auto [r, owner] = ruleAt(*last_, pos);
+      return &jc_.countersOf(ti, ci, r, *owner);
+    }
 
    private:
+    JitClassifier& jc_;
     Impl& im_;
-  } search(*impl_);
+    const bool updated_;
+    const Snapshot* last_ = nullptr;
+  };
+  // Entered before the search reads `updated`, so that every snapshot it sees stays alive.
   ReadSection section(*impl_->reader);
+  NativeSearch search(*this, *impl_);
   return traverseTable(rs_, impl_->chainIndex, counters_, tableName, hook, ctx, search);
 }
 

@@ -58,11 +58,14 @@ class JitClassifier final : public Classifier {
   JitClassifier(const JitClassifier&) = delete;
   JitClassifier& operator=(const JitClassifier&) = delete;
 
-  // Same contract as Interpreter::run. Throws std::logic_error after
-  // insertRule/deleteRule: the traversal's targets and counters follow the
-  // Ruleset, which updates do not change.
+  // Same contract as Interpreter::run. After insertRule/deleteRule the
+  // traversal follows the updated chains: matched rule positions index the
+  // chain as updated, and counters() still holds the counters of the
+  // Ruleset's own rules (chainCounters() gives a chain's current rules').
   TraversalResult run(std::string_view table, Hook hook, EvalContext& ctx) override;
   CounterSet& counters() override { return counters_; }
+  // The counters of the chain's current rules, in order (inserted rules included).
+  std::vector<Counters> chainCounters(size_t ti, size_t ci);
   const Ruleset& ruleset() const { return rs_; }
   const JitStats& stats() const { return stats_; }
 
@@ -88,6 +91,7 @@ class JitClassifier final : public Classifier {
   void deleteRule(size_t ti, size_t ci, uint32_t pos);
 
  private:
+  Counters& countersOf(size_t ti, size_t ci, const Rule* r, const std::shared_ptr<const Rule>& owner);
   struct Impl;
   const Ruleset& rs_;
   CounterSet counters_;

@@ -119,7 +119,8 @@ std::vector<int32_t> jitMatches(jit::JitClassifier& j, size_t ti, size_t ci, con
   }
 }
 
-std::vector<int32_t> interpMatches(Interpreter& in, size_t ci, const Probe& pr, Family f) {
+// The rules of chain c a whole traversal (FORWARD → c) matched, by either engine's run().
+std::vector<int32_t> interpMatches(Classifier& in, size_t ci, const Probe& pr, Family f) {
   auto bytes = pr.bytes;
   PacketView p;
   EXPECT_EQ(parseL3(f, bytes.data(), uint32_t(bytes.size()), p), L3Status::Ok);
@@ -166,12 +167,21 @@ void randomUpdates(Family f, uint64_t seed, uint32_t groupRules) {
     auto want = interpMatches(interp, ci, pr, f);
     ASSERT_EQ(jitMatches(rebuilt, ti, ci, pr, f), want) << "fresh build, packet " << i;
     ASSERT_EQ(jitMatches(updated, ti, ci, pr, f), want) << "updated, packet " << i;
+    // The whole traversal of the updated classifier follows the updated chain.
+    ASSERT_EQ(interpMatches(updated, ci, pr, f), want) << "updated run(), packet " << i;
     ++checked;
     nonEmpty += !want.empty();
   }
   EXPECT_EQ(checked, 600u);
   EXPECT_GT(nonEmpty, 100u) << "the packets should hit rules";
   EXPECT_EQ(updated.chainSearch(ti, ci).current()->rules, lines.size());
+  // Per-rule counters of the updated chain, inserted rules included, as the interpreter counted them.
+  std::vector<Counters> got = updated.chainCounters(ti, ci);
+  ASSERT_EQ(got.size(), lines.size());
+  for (size_t r = 0; r < lines.size(); ++r) {
+    EXPECT_EQ(got[r].packets, interp.counters().rule(ti, ci, r).packets) << "rule " << r << ":" << lines[r];
+    EXPECT_EQ(got[r].bytes, interp.counters().rule(ti, ci, r).bytes) << "rule " << r;
+  }
 }
 
 TEST(JitUpdate, RandomUpdatesSmallGroupsIPv4) { randomUpdates(Family::IPv4, 11, 64); }
@@ -191,9 +201,34 @@ TEST(JitUpdate, EmptyChainAndBack) {
   j.insertRule(0, ci, 0, parseRule(" -p udp", Family::IPv4));
   j.insertRule(0, ci, 2, parseRule(" -i in+", Family::IPv4));  // a new interface pattern: whole-rule callback
   EXPECT_EQ(jitMatches(j, 0, ci, http, Family::IPv4), (std::vector<int32_t>{1, 2}));
-  PacketView none;
-  EvalContext ctx{none};
-  EXPECT_THROW(j.run("filter", Hook::Forward, ctx), std::logic_error);
+  // run() follows the updated chain, and the counters go with the rules.
+  EXPECT_EQ(interpMatches(j, ci, http, Family::IPv4), (std::vector<int32_t>{1, 2}));
+  j.insertRule(0, ci, 0, parseRule(" -p icmp", Family::IPv4));
+  EXPECT_EQ(interpMatches(j, ci, http, Family::IPv4), (std::vector<int32_t>{2, 3}));
+  std::vector<Counters> c = j.chainCounters(0, ci);
+  ASSERT_EQ(c.size(), 4u);
+  EXPECT_EQ(c[0].packets, 0u);
+  EXPECT_EQ(c[1].packets, 0u);
+  EXPECT_EQ(c[2].packets, 2u);
+  EXPECT_EQ(c[3].packets, 2u);
+  EXPECT_EQ(c[2].bytes, 2 * http.bytes.size());
+}
+
+// Counters of the Ruleset's own rules survive updates around them.
+TEST(JitUpdate, OriginalRuleCountersFollowTheirRule) {
+  Ruleset rs = parse(rulesetText({" -p tcp -m tcp --dport 80", " -p udp"}), Family::IPv4);
+  jit::JitClassifier j(rs);
+  const size_t ci = size_t(rs.tables[0].findChain("c") - rs.tables[0].chains.data());
+  Probe http = {testing::buildPacket(PacketSpec{}), "in0"};
+  EXPECT_EQ(interpMatches(j, ci, http, Family::IPv4), std::vector<int32_t>{0});
+  j.insertRule(0, ci, 0, parseRule(" -p icmp", Family::IPv4));
+  j.deleteRule(0, ci, 2);  // the udp rule
+  EXPECT_EQ(interpMatches(j, ci, http, Family::IPv4), std::vector<int32_t>{1});
+  EXPECT_EQ(j.counters().rule(0, ci, 0).packets, 2u);  // the Ruleset's view: rule 0 is the http rule
+  std::vector<Counters> c = j.chainCounters(0, ci);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].packets, 0u);
+  EXPECT_EQ(c[1].packets, 2u);
 }
 
 // Readers on another thread never see a result that no version gives:
