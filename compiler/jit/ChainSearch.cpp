@@ -171,7 +171,7 @@ struct Search {
     uint32_t pos = 0;
     for (uint32_t step = (uint32_t(1) << cd.steps) >> 1; step; step >>= 1)
       pos = b[pos + step - 1] <= v ? pos + step : pos;
-    return pos;
+    return std::min(pos, cd.last);
   }
 
   static void rowsOf(const Snapshot& s, size_t gi, const uint32_t* iv, const uint64_t** row, const uint64_t** sum) {
@@ -281,6 +281,7 @@ struct Search {
           const uint32_t* b = cd.bounds.data();
           for (uint32_t step = (uint32_t(1) << cd.steps) >> 1; step; step >>= 1)
             for (size_t p = 0; p < m; ++p) pos[p] = b[pos[p] + step - 1] <= v[p] ? pos[p] + step : pos[p];
+          for (size_t p = 0; p < m; ++p) pos[p] = std::min(pos[p], cd.last);
         }
         for (size_t p = 0; p < m; ++p) iv[p][d] = pos[p];
       }
@@ -429,13 +430,15 @@ std::shared_ptr<Snapshot> ChainSearch::assemble(std::vector<std::shared_ptr<cons
                        std::back_inserter(merged));
         starts.swap(merged);
       }
-      // Branchless search: 2^k - 1 bounds, padded with the largest key; the
-      // padding intervals repeat the last real one.
+      // Branchless search: 2^k - 1 bounds, padded with the largest key. Only
+      // the key 0xffffffff can land past the last real interval, and the
+      // search clamps it there, so the tables need no padding rows.
       size_t real = starts.size() - 1, padded = 0;
       while (padded < real) padded = padded * 2 + 1, ++cd.steps;
       cd.bounds.assign(starts.begin() + 1, starts.end());
       cd.bounds.resize(padded, 0xffffffffu);
-      cd.intervals = uint32_t(padded + 1);
+      cd.intervals = uint32_t(real + 1);
+      cd.last = uint32_t(real);
     }
     cd.local.assign(size_t(cd.intervals) * ng, 0);
     cd.gmask.assign(size_t(cd.intervals) * s->maskWords, 0);

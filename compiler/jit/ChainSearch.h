@@ -62,7 +62,8 @@ struct ChainDim {
   bool direct;                    // the value is the interval index (proto)
   std::vector<uint32_t> bounds;   // interval starts, padded to 2^k - 1 with 0xffffffff
   unsigned steps = 0;             // log2(bounds.size() + 1)
-  uint32_t intervals = 0;         // rows of the tables below (padding included)
+  uint32_t intervals = 0;         // rows of the tables below
+  uint32_t last = 0;              // the last interval (searches clamp to it)
   std::vector<uint16_t> local;    // [interval * groups + g]: the group's row
   std::vector<uint64_t> gmask;    // [interval * maskWords + w]: groups with a non-empty row
 };

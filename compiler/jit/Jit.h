@@ -35,7 +35,7 @@ struct JitStats {
   size_t callbackMatches = 0;  // extension matches left to their match()
   size_t groups = 0;           // rule groups over all chains
   size_t dimensions = 0;       // field lookups over all chains
-  size_t intervals = 0;        // global intervals over all chains (padding and direct entries included)
+  size_t intervals = 0;        // global intervals over all chains (the 256 direct protocol entries included)
   size_t bitsetRows = 0;       // distinct group rows over all chains
   size_t tableBytes = 0;       // every table of the search structures
   size_t residualFunctions = 0;
