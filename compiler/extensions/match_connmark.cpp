@@ -14,28 +14,15 @@ class ConnmarkMatch final : public MatchExt {
     static const OptionSpec opts[] = {{"mark", ArgKind::Required, true}};
     return opts;
   }
-  void parseOption(const OptionArg& a) override {
-    auto vm = args::valueMaskOrFail(a, a.value);
-    mark_ = vm.value;
-    mask_ = vm.mask;
-    inv_ = a.inverted;
-    set_ = true;
-  }
-  void finalCheck(const RuleContext& ctx) override {
-    if (!set_) ctx.fail("connmark match: --mark is required");
-  }
-  void save(SaveWriter& w) const override {
-    w.opt("mark", inv_);
-    meta::saveMarkMask(w, mark_, mask_);
-  }
+  void parseOption(const OptionArg& a) override { mark_.parse(a); }
+  void finalCheck(const RuleContext& ctx) override { mark_.requireGiven(ctx, "connmark"); }
+  void save(SaveWriter& w) const override { mark_.save(w); }
   bool match(EvalContext& ctx) const override {
     // No conntrack: no match, whatever the inversion.
-    if (!meta::ctPresent(ctx.pkt.ct)) return false;
-    return ((ctx.pkt.ct.mark & mask_) == mark_) != inv_;
+    return meta::ctPresent(ctx.pkt.ct) && mark_.holdsFor(ctx.pkt.ct.mark);
   }
 
-  uint32_t mark_ = 0, mask_ = 0xffffffff;
-  bool inv_ = false, set_ = false;
+  meta::MarkOption mark_;
 };
 
 }  // namespace

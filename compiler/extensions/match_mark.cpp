@@ -14,29 +14,17 @@ class MarkMatch final : public MatchExt {
     static const OptionSpec opts[] = {{"mark", ArgKind::Required, true}};
     return opts;
   }
-  void parseOption(const OptionArg& a) override {
-    auto vm = args::valueMaskOrFail(a, a.value);
-    mark_ = vm.value;
-    mask_ = vm.mask;
-    inv_ = a.inverted;
-    set_ = true;
-  }
-  void finalCheck(const RuleContext& ctx) override {
-    if (!set_) ctx.fail("mark match: --mark is required");
-  }
-  void save(SaveWriter& w) const override {
-    w.opt("mark", inv_);
-    meta::saveMarkMask(w, mark_, mask_);
-  }
+  void parseOption(const OptionArg& a) override { mark_.parse(a); }
+  void finalCheck(const RuleContext& ctx) override { mark_.requireGiven(ctx, "mark"); }
+  void save(SaveWriter& w) const override { mark_.save(w); }
   bool lower(LoweringContext& c) const override {
-    auto t = c.maskEq(Field::Mark, mark_, mask_);
-    c.require(inv_ ? c.negate(t) : t);
+    auto t = c.maskEq(Field::Mark, mark_.mark, mark_.mask);
+    c.require(mark_.inverted ? c.negate(t) : t);
     return true;
   }
-  bool match(EvalContext& ctx) const override { return ((ctx.pkt.mark & mask_) == mark_) != inv_; }
+  bool match(EvalContext& ctx) const override { return mark_.holdsFor(ctx.pkt.mark); }
 
-  uint32_t mark_ = 0, mask_ = 0xffffffff;
-  bool inv_ = false, set_ = false;
+  meta::MarkOption mark_;
 };
 
 }  // namespace

@@ -145,6 +145,28 @@ inline void saveMarkMask(SaveWriter& w, uint32_t v, uint32_t m) {
   w.raw(buf);
 }
 
+// `[!] --mark value[/mask]`, the one option of -m mark and -m connmark
+// (xt_mark.c and xt_connmark.c compare the same way, on different marks).
+struct MarkOption {
+  uint32_t mark = 0, mask = 0xffffffff;
+  bool inverted = false, given = false;
+  void parse(const OptionArg& a) {
+    auto vm = args::valueMaskOrFail(a, a.value);
+    mark = vm.value;
+    mask = vm.mask;
+    inverted = a.inverted;
+    given = true;
+  }
+  void requireGiven(const RuleContext& ctx, std::string_view match) const {
+    if (!given) ctx.fail(std::string(match) + " match: --mark is required");
+  }
+  void save(SaveWriter& w) const {
+    w.opt("mark", inverted);
+    saveMarkMask(w, mark, mask);
+  }
+  bool holdsFor(uint32_t value) const { return ((value & mask) == mark) != inverted; }
+};
+
 // libxtables' numeric address printing: the mask is left out when it is a
 // full host mask, printed as a prefix length when contiguous, else dotted.
 inline std::string addrNoHostMask(Family f, const IpAddr& a, const IpAddr& mask) {
