@@ -73,6 +73,18 @@ TopologyAddrs topologyAddrs(Family f) {
   return {"2001:db8:1::1", "2001:db8:1::", "2001:db8:2::1", "2001:db8:2::", "2001:db8:2::2", 64, 64};
 }
 
+HostModel topologyHost(Family f) {
+  auto a = topologyAddrs(f);
+  HostModel h;
+  h.inIface = "in0";
+  h.outIface = "out0";
+  auto in0 = *parseIpAddr(f, a.in0), out0 = *parseIpAddr(f, a.out0);
+  h.localAddrs = {in0, out0};
+  h.ifaceAddrs = {{"in0", in0}, {"out0", out0}};
+  h.routes = {{*parseIpAddr(f, a.in0Net), a.in0Len, "in0"}, {*parseIpAddr(f, a.out0Net), a.out0Len, "out0"}};
+  return h;
+}
+
 Topology::Topology(Family f) : family_(f) {
   src_ = std::make_unique<Netns>("src");
   fw_ = std::make_unique<Netns>("fw");

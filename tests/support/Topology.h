@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/pipeline/HookPipeline.h"
 #include "tests/support/Netns.h"
 
 namespace nfjit::testing {
@@ -18,6 +19,9 @@ struct TopologyAddrs {
   unsigned in0Len = 24, out0Len = 24;
 };
 TopologyAddrs topologyAddrs(Family f);
+// fw as `nfjit replay` (and the verifier's host model) sees it: arrivals on
+// in0, default route out0, in0's and out0's addresses local.
+HostModel topologyHost(Family f);
 
 class Topology {
  public:

@@ -30,17 +30,7 @@ unsigned caseCount() {
   return 150;
 }
 
-HostModel oracleHost(Family f) {
-  auto a = topologyAddrs(f);
-  HostModel h;
-  h.inIface = "in0";
-  h.outIface = "out0";
-  auto in0 = *parseIpAddr(f, a.in0), out0 = *parseIpAddr(f, a.out0);
-  h.localAddrs = {in0, out0};
-  h.ifaceAddrs = {{"in0", in0}, {"out0", out0}};
-  h.routes = {{*parseIpAddr(f, a.in0Net), a.in0Len, "in0"}, {*parseIpAddr(f, a.out0Net), a.out0Len, "out0"}};
-  return h;
-}
+HostModel oracleHost(Family f) { return topologyHost(f); }
 
 struct ModelRun {
   Ruleset counted;                             // the ruleset with nfjit's counters
