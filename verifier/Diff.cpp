@@ -256,14 +256,15 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
           auto ti = tableIndex(oldRs, table), tj = tableIndex(newRs, table);
           Replay ro, rn;
           if (ti) ro = replay(oldRs, *ti, h, diff.witness);
-          else ro.ok = true, ro.verdict = "ACCEPT";
+          else ro.ok = true, ro.verdict = ro.label = "ACCEPT";
           if (tj) rn = replay(newRs, *tj, h, diff.witness);
-          else rn.ok = true, rn.verdict = "ACCEPT";
-          diff.oldReplay = ro.verdict;
-          diff.newReplay = rn.verdict;
+          else rn.ok = true, rn.verdict = rn.label = "ACCEPT";
+          // By label, not kernel verdict: DROP and REJECT differ on the wire.
+          diff.oldReplay = ro.label;
+          diff.newReplay = rn.label;
           diff.oldRules = decider(oldRs, ro);
           diff.newRules = decider(newRs, rn);
-          diff.replayed = ro.ok && rn.ok && verdictClass(a) == ro.verdict && verdictClass(b) == rn.verdict;
+          diff.replayed = ro.ok && rn.ok && a == ro.label && b == rn.label;
           found.emplace(std::make_pair(a, b), std::move(diff));
         }
       // The solver gave up: "equivalent" would be a guess.

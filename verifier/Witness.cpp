@@ -4,6 +4,8 @@
 #include <sstream>
 
 #include "compiler/extensions/Unparsed.h"
+#include "verifier/ChainModel.h"
+#include "verifier/Verifier.h"
 #include "runtime/packet/PacketParser.h"
 
 namespace nfjit::verifier {
@@ -214,6 +216,12 @@ Replay replay(const Ruleset& rs, size_t table, Hook hook, const Witness& w) {
     case Verdict::Drop: r.verdict = "DROP"; break;
     case Verdict::Queue: r.verdict = "QUEUE"; break;
     default: r.verdict = "STOLEN"; break;
+  }
+  r.label = r.verdict;
+  if (!r.result.matched.empty() && !r.result.matched.back().isPolicy) {
+    const RuleRef& m = r.result.matched.back();
+    std::string l = targetLabel(rs.tables[m.table].chains[m.chain].rules[m.rule].target);
+    if (verdictClass(l) == r.verdict) r.label = l;
   }
   return r;
 }

@@ -40,6 +40,10 @@ struct Replay {
   bool ok = false;  // the packet could be built and parsed
   TraversalResult result;
   std::string verdict;  // ACCEPT, DROP, QUEUE, STOLEN
+  // What decided, named as the models name it: the deciding target's label
+  // when it has this verdict (REJECT, DNAT...), else `verdict` (policies).
+  // DROP and REJECT are one kernel verdict but not one behaviour.
+  std::string label;
 };
 Replay replay(const Ruleset& rs, size_t table, Hook hook, const Witness& w);
 // Does the rule's own condition hold for the packet (ignoring the path)?

@@ -1,0 +1,137 @@
+// check, diff and query on every corpus file nfjit accepts (MANIFEST.tsv
+// "accepts"): each runs to the end, every definite finding's witness
+// replays as claimed, a file diffed against itself is equivalent, a file
+// diffed against itself minus one rule gives only differences whose witness
+// the interpreter confirms, and a query answers with a replayed witness or
+// a proof of none.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "compiler/frontend/RestoreParser.h"
+#include "verifier/Verifier.h"
+
+namespace nfjit {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CorpusEntry {
+  std::string file;
+  Family family = Family::IPv4;
+};
+
+void PrintTo(const CorpusEntry& e, std::ostream* os) { *os << e.file; }
+
+std::vector<CorpusEntry> acceptedFiles() {
+  std::vector<CorpusEntry> out;
+  std::ifstream man(fs::path(NFJIT_SHARED_DIR) / "corpus" / "MANIFEST.tsv");
+  std::string line;
+  std::getline(man, line);  // header
+  while (std::getline(man, line)) {
+    std::istringstream ls(line);
+    std::string file, fam, verdict;
+    std::getline(ls, file, '\t');
+    std::getline(ls, fam, '\t');
+    std::getline(ls, verdict, '\t');
+    if (verdict == "accepts") out.push_back({file, fam == "6" ? Family::IPv6 : Family::IPv4});
+  }
+  return out;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Ruleset load(const std::string& text, Family f, const std::string& name) {
+  DiagnosticEngine d(name);
+  ParseOptions po;
+  po.family = f;
+  Ruleset rs = parseRestore(text, po, d);
+  std::string all;
+  for (const auto& x : d.diagnostics()) all += d.format(x) + "\n";
+  EXPECT_FALSE(d.hasErrors()) << all;
+  return rs;
+}
+
+// The filter chain with the most rules: removing its first rule is the most
+// likely change to matter.
+std::pair<size_t, size_t> busiestFilterChain(const Ruleset& rs) {
+  std::pair<size_t, size_t> best{SIZE_MAX, 0};
+  size_t most = 0;
+  for (size_t t = 0; t < rs.tables.size(); ++t) {
+    if (rs.tables[t].name != "filter") continue;
+    for (size_t c = 0; c < rs.tables[t].chains.size(); ++c)
+      if (rs.tables[t].chains[c].rules.size() > most) {
+        most = rs.tables[t].chains[c].rules.size();
+        best = {t, c};
+      }
+  }
+  return best;
+}
+
+class VerifierOnCorpus : public ::testing::TestWithParam<CorpusEntry> {};
+
+TEST_P(VerifierOnCorpus, CheckDiffAndQuery) {
+  const CorpusEntry& e = GetParam();
+  const fs::path path = fs::path(NFJIT_SHARED_DIR) / "corpus" / e.file;
+  const std::string text = slurp(path);
+  Ruleset rs = load(text, e.family, e.file);
+  if (::testing::Test::HasFailure()) return;
+
+  // check: every definite witness went through the interpreter as claimed.
+  verifier::CheckResult r = verifier::checkRuleset(rs);
+  for (const auto& f : r.findings)
+    if (f.definite && f.dependsOn.empty() && f.witness)
+      EXPECT_TRUE(f.replayed) << f.name << " at line " << f.rule.loc.line << ": " << f.message;
+
+  // diff against an identical copy: equivalent everywhere, definitely.
+  Ruleset same = load(text, e.family, e.file);
+  for (const auto& cd : verifier::diffRulesets(rs, same)) {
+    EXPECT_TRUE(cd.equivalent) << cd.chain;
+    EXPECT_TRUE(cd.differences.empty()) << cd.chain;
+  }
+
+  // diff against the file minus one rule: what differs must differ in the interpreter too.
+  auto [ti, ci] = busiestFilterChain(rs);
+  if (ti != SIZE_MAX) {
+    Ruleset fewer = load(text, e.family, e.file);
+    auto& rules = fewer.tables[ti].chains[ci].rules;
+    rules.erase(rules.begin());
+    for (const auto& cd : verifier::diffRulesets(rs, fewer))
+      for (const auto& d : cd.differences) {
+        if (!d.definite) continue;
+        EXPECT_TRUE(d.replayed) << cd.chain << ": " << d.witness.describe();
+        EXPECT_NE(d.oldReplay, d.newReplay) << cd.chain << ": " << d.witness.describe();
+      }
+  }
+
+  // query: a TCP packet INPUT accepts, or a proof that there is none.
+  Ruleset where = load("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp\nCOMMIT\n", e.family, "--where");
+  bool hasInput = false;
+  for (const auto& t : rs.tables)
+    if (t.name == "filter" && t.findChain("INPUT")) hasInput = true;
+  if (hasInput) {
+    verifier::QueryResult q = verifier::queryRuleset(rs, "filter", "INPUT", where.tables[0].chains[0].rules[0], "ACCEPT");
+    if (q.found && q.definite) {
+      ASSERT_TRUE(q.witness.has_value());
+      EXPECT_TRUE(q.replayed) << q.witness->describe();
+    }
+  }
+}
+
+std::string testName(const ::testing::TestParamInfo<CorpusEntry>& info) {
+  std::string n;
+  for (char c : info.param.file) n += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return n + "_" + std::to_string(info.index);
+}
+
+INSTANTIATE_TEST_SUITE_P(Accepted, VerifierOnCorpus, ::testing::ValuesIn(acceptedFiles()), testName);
+
+}  // namespace
+}  // namespace nfjit
