@@ -8,6 +8,7 @@
 #include <fstream>
 #include <random>
 #include <regex>
+#include <sstream>
 
 #include <unistd.h>
 
@@ -915,6 +916,24 @@ TEST(FrontendKernel, SnippetsAgreeWithIptablesRestore) {
 TEST(FrontendKernel, BuggySnippetsAgreeWithIptablesRestore) {
   if (auto why = nfjit::testing::netnsSkipReason()) GTEST_SKIP() << *why;
   for (const auto& s : kBuggySnippets) expectKernelAgrees(s);
+}
+
+// A warning repeated word for word is shown three times, then counted once;
+// other warnings and every error still show.
+TEST(Diagnostics, RepeatedWarningsAreCountedNotRepeated) {
+  nfjit::DiagnosticEngine d("f.rules");
+  for (uint32_t line = 1; line <= 7; ++line) d.warning({line, 2}, "unparsed `--mac-source XX'");
+  d.warning({8, 1}, "something else");
+  d.error({9, 1}, "bad");
+  std::ostringstream os;
+  d.print(os);
+  EXPECT_EQ(os.str(),
+            "f.rules:1:2: warning: unparsed `--mac-source XX'\n"
+            "f.rules:2:2: warning: unparsed `--mac-source XX'\n"
+            "f.rules:3:2: warning: unparsed `--mac-source XX'\n"
+            "f.rules:8:1: warning: something else\n"
+            "f.rules:9:1: error: bad\n"
+            "f.rules: note: 4 more warnings `unparsed `--mac-source XX'' not shown (the last at line 7)\n");
 }
 
 }  // namespace
