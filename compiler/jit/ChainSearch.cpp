@@ -40,7 +40,7 @@ uint64_t bitKey(uint32_t r) {
 
 // One field of one group: a sweep over the group's interval boundaries,
 // each distinct row stored once.
-void buildGroupDim(Group& g, unsigned d, Field field) {
+void buildGroupDim(Group& g, unsigned d, Field field, bool pack) {
   const uint64_t max = kFieldInfo[field].max;
   std::vector<uint64_t> bnds;
   for (const auto& r : g.lowered)
@@ -99,9 +99,26 @@ void buildGroupDim(Group& g, unsigned d, Field field) {
   if (rowCount > 65535) throw std::runtime_error("JIT: a rule group has more than 65,535 distinct rows");
   g.bounds[d] = std::move(bnds);
   g.sums[d] = summaries(g.rows[d], g.words, g.sumWords);
+  if (!pack) return;
+  // Most words of most rows are zero (a row lists the group's rules that
+  // allow one interval): keep only the non-zero ones. The search reads a
+  // word only where every dimension's summary bit is set, so it never
+  // needs a word that is not stored.
+  g.packed = true;
+  std::vector<uint64_t> packed;
+  std::vector<uint32_t>& start = g.rowStart[d];
+  start.clear();
+  for (uint32_t r = 0; r < rowCount; ++r) {
+    start.push_back(uint32_t(packed.size()));
+    for (uint32_t w = 0; w < g.words; ++w)
+      if (uint64_t v = g.rows[d][size_t(r) * g.words + w]) packed.push_back(v);
+  }
+  packed.shrink_to_fit();
+  g.rows[d] = std::move(packed);
 }
 
-std::shared_ptr<Group> buildGroup(const std::vector<Field>& fields, std::vector<std::shared_ptr<const LoweredRule>> lowered,
+std::shared_ptr<Group> buildGroup(bool pack, const std::vector<Field>& fields,
+                                  std::vector<std::shared_ptr<const LoweredRule>> lowered,
                                   std::vector<const Rule*> rules, std::vector<std::shared_ptr<const Rule>> owned) {
   auto g = std::make_shared<Group>();
   g->size = uint32_t(lowered.size());
@@ -118,7 +135,7 @@ std::shared_ptr<Group> buildGroup(const std::vector<Field>& fields, std::vector<
     if (g->lowered[r]->plan.clean()) setBit(g->clean, r);
   }
   g->allSum = summaries(g->all, g->words, g->sumWords);
-  for (unsigned d = 0; d < fields.size(); ++d) buildGroupDim(*g, d, fields[d]);
+  for (unsigned d = 0; d < fields.size(); ++d) buildGroupDim(*g, d, fields[d], pack);
   return g;
 }
 
@@ -157,6 +174,19 @@ int32_t residual(const Snapshot& s, const Group& g, uint32_t local, const JitKey
   return s.callback(rt, g.rules[local], p.callbackFrom);
 }
 
+// Word w of a packed row (its non-zero words only) whose summary is `sum`;
+// bit w of the summary must be set.
+inline uint64_t rowWord(const uint64_t* packed, const uint64_t* sum, uint32_t w) {
+  uint32_t si = w / 64, idx = uint32_t(std::popcount(sum[si] & ((uint64_t(1) << (w % 64)) - 1)));
+  for (uint32_t k = 0; k < si; ++k) idx += uint32_t(std::popcount(sum[k]));
+  return packed[idx];
+}
+inline const uint64_t* rowWordPtr(const uint64_t* packed, const uint64_t* sum, uint32_t w) {
+  uint32_t si = w / 64, idx = uint32_t(std::popcount(sum[si] & ((uint64_t(1) << (w % 64)) - 1)));
+  for (uint32_t k = 0; k < si; ++k) idx += uint32_t(std::popcount(sum[k]));
+  return packed + idx;
+}
+
 // The search specialised on the number of dimensions (ND == 0: a chain
 // whose rules constrain no field, every group is searched with its `all` row).
 template <size_t ND>
@@ -182,7 +212,7 @@ struct Search {
     } else {
       for (size_t d = 0; d < ND; ++d) {
         uint32_t r = s.dims[d].local[size_t(iv[d]) * ng + gi];
-        row[d] = g.rows[d].data() + size_t(r) * g.words;
+        row[d] = g.rows[d].data() + (g.packed ? g.rowStart[d][r] : size_t(r) * g.words);
         sum[d] = g.sums[d].data() + size_t(r) * g.sumWords;
       }
     }
@@ -202,7 +232,7 @@ struct Search {
         uint32_t w = si * 64 + uint32_t(std::countr_zero(sb));
         sb &= sb - 1;
         uint64_t bits = w == w0 ? ~uint64_t(0) << (from % 64) : ~uint64_t(0);
-        for (size_t d = 0; d < kRows; ++d) bits &= row[d][w];
+        for (size_t d = 0; d < kRows; ++d) bits &= g.packed ? rowWord(row[d], sum[d], w) : row[d][w];
         while (bits) {
           uint32_t local = w * 64 + uint32_t(std::countr_zero(bits));
           if ((g.clean[w] >> (local % 64)) & 1) return int32_t(local);
@@ -312,7 +342,9 @@ struct Search {
           for (size_t d = 0; d < kRows; ++d) sb &= sum[p][d][0];
           word[p] = sb ? uint32_t(std::countr_zero(sb)) : UINT32_MAX;
           if (!sb) continue;
-          for (size_t d = 0; d < kRows; ++d) __builtin_prefetch(row[p][d] + word[p]);
+          const bool packed = s.groups[group[p]]->packed;
+          for (size_t d = 0; d < kRows; ++d)
+            __builtin_prefetch(packed ? rowWordPtr(row[p][d], sum[p][d], word[p]) : row[p][d] + word[p]);
           __builtin_prefetch(&s.groups[group[p]]->clean[word[p]]);
         }
         for (size_t p = 0; p < m; ++p) {
@@ -335,7 +367,7 @@ struct Search {
           }
           const uint32_t w = word[p];
           uint64_t bits = ~uint64_t(0);
-          for (size_t d = 0; d < kRows; ++d) bits &= row[p][d][w];
+          for (size_t d = 0; d < kRows; ++d) bits &= g.packed ? rowWord(row[p][d], sum[p][d], w) : row[p][d][w];
           uint32_t local = w * 64 + uint32_t(std::countr_zero(bits | (uint64_t(1) << 63)));
           if (bits && ((g.clean[w] >> (local % 64)) & 1)) {
             out[base + p] = int32_t(s.start[group[p]] + local);
@@ -370,7 +402,8 @@ uint32_t clampGroupRules(uint32_t groupRules) { return std::clamp<uint32_t>(grou
 size_t Group::bytes() const {
   size_t b = (all.size() + allSum.size() + clean.size()) * 8;
   for (unsigned d = 0; d < kMaxDims; ++d)
-    b += bounds[d].size() * 8 + rowOf[d].size() * 4 + (rows[d].size() + sums[d].size()) * 8 + nonEmpty[d].size();
+    b += bounds[d].size() * 8 + rowOf[d].size() * 4 + rowStart[d].size() * 4 + (rows[d].size() + sums[d].size()) * 8 +
+         nonEmpty[d].size();
   return b;
 }
 
@@ -382,16 +415,17 @@ size_t Snapshot::bytes() const {
 }
 
 ChainSearch::ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::vector<const Rule*>& rules,
-                         uint32_t groupRules, RuleCallback callback, EpochDomain& epochs)
+                         uint32_t groupRules, RuleCallback callback, EpochDomain& epochs, size_t packRowsAbove)
     : family_(f), groupRules_(clampGroupRules(groupRules)), callback_(callback),
       epochs_(epochs) {
   fields_ = usedFields(f, lowered);
+  packRows_ = lowered.size() > packRowsAbove;
   std::vector<std::shared_ptr<const Group>> groups;
   for (size_t lo = 0; lo < lowered.size(); lo += groupRules_) {
     size_t hi = std::min(lowered.size(), lo + groupRules_);
     std::vector<std::shared_ptr<const LoweredRule>> part;
     for (size_t r = lo; r < hi; ++r) part.push_back(std::make_shared<const LoweredRule>(std::move(lowered[r])));
-    groups.push_back(buildGroup(fields_, std::move(part), {rules.begin() + lo, rules.begin() + hi}, {}));
+    groups.push_back(buildGroup(packRows_, fields_, std::move(part), {rules.begin() + lo, rules.begin() + hi}, {}));
   }
   owner_ = assemble(std::move(groups));
   cur_.store(owner_.get(), std::memory_order_seq_cst);
@@ -518,7 +552,7 @@ void ChainSearch::insert(uint32_t pos, LoweredRule lowered, std::shared_ptr<cons
   size_t per = (low.size() + parts - 1) / std::max<size_t>(parts, 1);
   for (size_t lo = 0; lo < low.size(); lo += per) {
     size_t hi = std::min(low.size(), lo + per);
-    rebuilt.push_back(buildGroup(fields_, {low.begin() + lo, low.begin() + hi}, {rules.begin() + lo, rules.begin() + hi},
+    rebuilt.push_back(buildGroup(packRows_, fields_, {low.begin() + lo, low.begin() + hi}, {rules.begin() + lo, rules.begin() + hi},
                                  {owned.begin() + lo, owned.begin() + hi}));
   }
   groups.erase(groups.begin() + first, groups.begin() + last);
@@ -546,7 +580,7 @@ void ChainSearch::erase(uint32_t pos) {
         rules.push_back(old.rules[r]);
         owned.push_back(old.owned[r]);
       }
-    groups[g] = buildGroup(fields_, std::move(low), std::move(rules), std::move(owned));
+    groups[g] = buildGroup(packRows_, fields_, std::move(low), std::move(rules), std::move(owned));
   }
   publish(assemble(std::move(groups)));
 }

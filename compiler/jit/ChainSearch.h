@@ -45,7 +45,12 @@ struct Group {
   // has any bit set.
   std::vector<uint64_t> bounds[kMaxDims];
   std::vector<uint32_t> rowOf[kMaxDims];
+  // Packed groups keep only the rows' non-zero words (row r from
+  // rowStart[d][r]; the summary says which words those are), others every
+  // word (row r at r * words).
   std::vector<uint64_t> rows[kMaxDims], sums[kMaxDims];
+  std::vector<uint32_t> rowStart[kMaxDims];
+  bool packed = false;
   std::vector<uint8_t> nonEmpty[kMaxDims];
   std::vector<uint64_t> all, allSum;  // every rule (chains without dimensions)
   std::vector<uint64_t> clean;        // bit: the rule needs no residual check
@@ -85,8 +90,13 @@ struct ChainSearchStats {
 class ChainSearch {
  public:
   // `rules[i]` is rule i of the chain, `lowered[i]` its lowering.
+  // Chains above `packRowsAbove` rules store packed rows (see Group).
   ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::vector<const Rule*>& rules, uint32_t groupRules,
-              RuleCallback callback, EpochDomain& epochs);
+              RuleCallback callback, EpochDomain& epochs, size_t packRowsAbove = kPackRowsAbove);
+  // Above this many rules dense tables outgrow the caches (and rte_acl's
+  // memory), where an extra popcount per word costs less than the misses;
+  // below it dense rows search faster.
+  static constexpr size_t kPackRowsAbove = 32768;
 
   // Lock-free; the caller is inside a ReadSection of `epochs` (or no update runs concurrently).
   const Snapshot* current() const { return cur_.load(std::memory_order_seq_cst); }
@@ -110,6 +120,7 @@ class ChainSearch {
   void publish(std::shared_ptr<Snapshot> s);
 
   Family family_;
+  bool packRows_ = false;
   uint32_t groupRules_;
   RuleCallback callback_;
   std::vector<Field> fields_;  // the dimensions (fields any rule constrains)

@@ -129,7 +129,9 @@ struct JitClassifier::Impl {
   bool slow = false;
   RtState rt;
 
-  Impl(const Ruleset& rs, uint32_t g) : plan(rs), groupRules(clampGroupRules(g)) {}
+  size_t packRowsAbove;
+  Impl(const Ruleset& rs, const JitOptions& o)
+      : plan(rs), groupRules(clampGroupRules(o.groupRules)), packRowsAbove(o.packRowsAbove) {}
 
   // Counters of rules inserted by updates (the CounterSet covers the
   // Ruleset's own); the shared_ptr keeps a deleted rule's address from being
@@ -156,7 +158,7 @@ struct JitClassifier::Impl {
 JitClassifier::JitClassifier(const Ruleset& rs, JitOptions opts) : rs_(rs), counters_(rs) {
   initLlvm();
   Timer timer(&stats_);
-  impl_ = std::make_unique<Impl>(rs, opts.groupRules);
+  impl_ = std::make_unique<Impl>(rs, opts);
   Impl& im = *impl_;
   im.reader = std::make_unique<EpochDomain::Reader>(im.epochs);
   timer.lap("lower");
@@ -200,7 +202,7 @@ JitClassifier::JitClassifier(const Ruleset& rs, JitOptions opts) : rs_(rs), coun
     std::vector<const Rule*> rules;
     for (const Rule& r : im.chainsById[cp.id]->rules) rules.push_back(&r);
     im.searches.push_back(std::make_unique<ChainSearch>(rs.family, std::move(cp.lowered), rules, im.groupRules,
-                                                        &ruleCallback, im.epochs));
+                                                        &ruleCallback, im.epochs, im.packRowsAbove));
     cp.lowered.clear();
     addSearchStats(stats_, im.searches.back()->stats());
   }
@@ -368,7 +370,7 @@ bool emitCode(const Ruleset& rs, EmitKind kind, std::string& out, std::string& e
     for (ChainPlan& cp : plan.chains) {
       std::vector<const Rule*> rules;
       for (const Rule& r : rs.tables[cp.table].chains[cp.chain].rules) rules.push_back(&r);
-      ChainSearch search(rs.family, std::move(cp.lowered), rules, groupRules, &ruleCallback, epochs);
+      ChainSearch search(rs.family, std::move(cp.lowered), rules, groupRules, &ruleCallback, epochs, opts.packRowsAbove);
       addSearchStats(*stats, search.stats());
     }
     timer.lap("search");

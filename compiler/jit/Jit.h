@@ -46,6 +46,7 @@ struct JitStats {
 struct JitOptions {
   unsigned optLevel = 1;       // LLVM codegen / pass level
   uint32_t groupRules = 2048;  // rules per group (64..4096): update cost vs groups per search
+  size_t packRowsAbove = ChainSearch::kPackRowsAbove;  // chains above this many rules keep packed rows
 };
 
 // A ruleset compiled for classification; run() is not thread-safe

@@ -44,7 +44,8 @@ struct Differential {
   Ruleset a, b;
   Interpreter interp;
   jit::JitClassifier jit;
-  Differential(const std::string& text, Family f) : a(parse(text, f)), b(parse(text, f)), interp(a), jit(b) {}
+  Differential(const std::string& text, Family f, jit::JitOptions opts = {})
+      : a(parse(text, f)), b(parse(text, f)), interp(a), jit(b, opts) {}
 
   // Returns "" or the first difference.
   std::string packet(std::vector<uint8_t> bytes, Family f, const std::string& in, const std::string& out,
@@ -83,13 +84,13 @@ struct Differential {
   }
 };
 
-void randomRulesets(Family f, uint64_t seedBase, unsigned cases) {
+void randomRulesets(Family f, uint64_t seedBase, unsigned cases, jit::JitOptions opts = {}) {
   static const std::vector<std::string> ins = {"in0", "in1", "eth0", ""}, outs = {"out0", "out7", "lo", ""};
   unsigned failures = 0;
   for (unsigned i = 0; i < cases && failures < 3; ++i) {
     uint64_t seed = seedBase + i;
     testing::GeneratedCase gc = testing::generateCase(f, seed, 12, 60);
-    Differential d(gc.rules, f);
+    Differential d(gc.rules, f, opts);
     testing::Rng rng(seed * 7 + 1);
     for (size_t k = 0; k < gc.packets.size(); ++k) {
       std::string diff = d.packet(gc.packets[k], f, rng.pick(ins), rng.pick(outs), uint32_t(rng.below(4)));
@@ -106,6 +107,13 @@ void randomRulesets(Family f, uint64_t seedBase, unsigned cases) {
 
 TEST(Jit, RandomRulesetsIPv4) { randomRulesets(Family::IPv4, 7000, 100); }
 TEST(Jit, RandomRulesetsIPv6) { randomRulesets(Family::IPv6, 9000, 100); }
+// Packed rows (what chains above 32k rules use).
+TEST(Jit, RandomRulesetsPackedRows) {
+  jit::JitOptions opts;
+  opts.packRowsAbove = 0;
+  randomRulesets(Family::IPv4, 11000, 60, opts);
+  randomRulesets(Family::IPv6, 12000, 30, opts);
+}
 
 const char* kStateful = R"(*filter
 :INPUT ACCEPT [0:0]

@@ -135,13 +135,14 @@ std::vector<int32_t> interpMatches(Classifier& in, size_t ci, const Probe& pr, F
   return out;
 }
 
-void randomUpdates(Family f, uint64_t seed, uint32_t groupRules) {
+void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRowsAbove = jit::JitOptions{}.packRowsAbove) {
   Rng rng(seed);
   std::vector<std::string> lines;
   for (unsigned i = 0; i < 400; ++i) lines.push_back(randomRule(rng, f));
   Ruleset rs = parse(rulesetText(lines), f);
   jit::JitOptions opts;
   opts.groupRules = groupRules;
+  opts.packRowsAbove = packRowsAbove;
   jit::JitClassifier updated(rs, opts);
   const size_t ti = 0, ci = size_t(rs.tables[0].findChain("c") - rs.tables[0].chains.data());
 
@@ -187,6 +188,9 @@ void randomUpdates(Family f, uint64_t seed, uint32_t groupRules) {
 TEST(JitUpdate, RandomUpdatesSmallGroupsIPv4) { randomUpdates(Family::IPv4, 11, 64); }
 TEST(JitUpdate, RandomUpdatesDefaultGroupsIPv4) { randomUpdates(Family::IPv4, 12, 2048); }
 TEST(JitUpdate, RandomUpdatesIPv6) { randomUpdates(Family::IPv6, 13, 64); }
+// Groups of 256 rules (4 words a row) with packed rows, rebuilt by updates.
+TEST(JitUpdate, RandomUpdatesPackedRowsIPv4) { randomUpdates(Family::IPv4, 14, 256, 0); }
+TEST(JitUpdate, RandomUpdatesPackedRowsIPv6) { randomUpdates(Family::IPv6, 15, 256, 0); }
 
 // A chain emptied by deletes and refilled by inserts.
 TEST(JitUpdate, EmptyChainAndBack) {
