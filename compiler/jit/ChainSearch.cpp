@@ -415,11 +415,10 @@ size_t Snapshot::bytes() const {
 }
 
 ChainSearch::ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::vector<const Rule*>& rules,
-                         uint32_t groupRules, RuleCallback callback, EpochDomain& epochs, size_t packRowsAbove)
-    : family_(f), groupRules_(clampGroupRules(groupRules)), callback_(callback),
+                         ChainLayout layout, RuleCallback callback, EpochDomain& epochs)
+    : family_(f), packRows_(layout.packRows), groupRules_(clampGroupRules(layout.groupRules)), callback_(callback),
       epochs_(epochs) {
   fields_ = usedFields(f, lowered);
-  packRows_ = lowered.size() > packRowsAbove;
   std::vector<std::shared_ptr<const Group>> groups;
   for (size_t lo = 0; lo < lowered.size(); lo += groupRules_) {
     size_t hi = std::min(lowered.size(), lo + groupRules_);

@@ -37,6 +37,12 @@ constexpr unsigned kMaxDims = kFields;
 // Group sizes the search supports: 64..4096 (row indexes are u16).
 uint32_t clampGroupRules(uint32_t groupRules);
 
+// How one chain's search is laid out.
+struct ChainLayout {
+  uint32_t groupRules = 2048;  // rules per group (clamped to 64..4096)
+  bool packRows = false;       // keep only the rows' non-zero words (see Group)
+};
+
 struct Group {
   uint32_t size = 0, words = 0, sumWords = 0;
   // Per dimension of the chain: the group's own interval starts and the row
@@ -90,13 +96,8 @@ struct ChainSearchStats {
 class ChainSearch {
  public:
   // `rules[i]` is rule i of the chain, `lowered[i]` its lowering.
-  // Chains above `packRowsAbove` rules store packed rows (see Group).
-  ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::vector<const Rule*>& rules, uint32_t groupRules,
-              RuleCallback callback, EpochDomain& epochs, size_t packRowsAbove = kPackRowsAbove);
-  // Above this many rules dense tables outgrow the caches (and rte_acl's
-  // memory), where an extra popcount per word costs less than the misses;
-  // below it dense rows search faster.
-  static constexpr size_t kPackRowsAbove = 32768;
+  ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::vector<const Rule*>& rules, ChainLayout layout,
+              RuleCallback callback, EpochDomain& epochs);
 
   // Lock-free; the caller is inside a ReadSection of `epochs` (or no update runs concurrently).
   const Snapshot* current() const { return cur_.load(std::memory_order_seq_cst); }

@@ -109,11 +109,12 @@ class Gen {
 
 }  // namespace
 
-std::unique_ptr<llvm::Module> buildModule(llvm::LLVMContext& ctx, const Plan& plan, uint32_t groupRules) {
+std::unique_ptr<llvm::Module> buildModule(llvm::LLVMContext& ctx, const Plan& plan,
+                                          const std::vector<uint32_t>& groupRules) {
   auto m = std::make_unique<llvm::Module>("nfjit", ctx);
   Gen g(ctx, *m);
   for (const ChainPlan& cp : plan.chains)
-    for (size_t grp : residualGroups(cp, groupRules)) g.group(cp, grp, groupRules);
+    for (size_t grp : residualGroups(cp, groupRules[cp.id])) g.group(cp, grp, groupRules[cp.id]);
   return m;
 }
 

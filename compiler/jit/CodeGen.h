@@ -30,7 +30,9 @@ std::string residualFunctionName(uint32_t chain, size_t group);
 // The groups of a chain of `rules` rules that need a residual function.
 std::vector<size_t> residualGroups(const ChainPlan& cp, uint32_t groupRules);
 
-std::unique_ptr<llvm::Module> buildModule(llvm::LLVMContext& ctx, const Plan& plan, uint32_t groupRules);
+// groupRules[id]: the group size of chain `id` (as its ChainSearch uses).
+std::unique_ptr<llvm::Module> buildModule(llvm::LLVMContext& ctx, const Plan& plan,
+                                          const std::vector<uint32_t>& groupRules);
 
 // Runs the -O<level> IR pipeline for tm's target.
 void optimizeModule(llvm::Module& m, llvm::TargetMachine* tm, unsigned level);

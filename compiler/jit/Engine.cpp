@@ -90,12 +90,29 @@ void addSearchStats(JitStats& s, const ChainSearchStats& c) {
   s.tableBytes += c.bytes;
 }
 
-void fillPlanStats(JitStats& s, const Ruleset& rs, const Plan& plan, uint32_t groupRules) {
+// Each chain's group size (clamped as ChainSearch clamps it) and row layout, by chain id.
+std::vector<ChainLayout> chainLayouts(const Plan& plan, const JitOptions& o) {
+  std::vector<ChainLayout> out;
+  for (const auto& c : plan.chains) {
+    ChainLayout l = o.layoutFor(c.lowered.size());
+    l.groupRules = clampGroupRules(l.groupRules);
+    out.push_back(l);
+  }
+  return out;
+}
+
+std::vector<uint32_t> groupSizes(const std::vector<ChainLayout>& layouts) {
+  std::vector<uint32_t> out;
+  for (const auto& l : layouts) out.push_back(l.groupRules);
+  return out;
+}
+
+void fillPlanStats(JitStats& s, const Ruleset& rs, const Plan& plan, const std::vector<ChainLayout>& layouts) {
   s.tables = rs.tables.size();
   s.chains = plan.chains.size();
   for (const auto& c : plan.chains) {
     s.rules += c.lowered.size();
-    s.residualFunctions += residualGroups(c, groupRules).size();
+    s.residualFunctions += residualGroups(c, layouts[c.id].groupRules).size();
   }
   s.loweredRules = plan.loweredRules;
   s.callbackMatches = plan.callbackMatches;
@@ -110,7 +127,7 @@ extern "C" int32_t nfjit_rt_match(void* rt, uint32_t chain, uint32_t rule, int32
 
 struct JitClassifier::Impl {
   Plan plan;
-  uint32_t groupRules;
+  std::vector<ChainLayout> layouts;  // by chain id
   EpochDomain epochs;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::vector<const Chain*> chainsById;
@@ -129,9 +146,7 @@ struct JitClassifier::Impl {
   bool slow = false;
   RtState rt;
 
-  size_t packRowsAbove;
-  Impl(const Ruleset& rs, const JitOptions& o)
-      : plan(rs), groupRules(clampGroupRules(o.groupRules)), packRowsAbove(o.packRowsAbove) {}
+  Impl(const Ruleset& rs, const JitOptions& o) : plan(rs), layouts(chainLayouts(plan, o)) {}
 
   // Counters of rules inserted by updates (the CounterSet covers the
   // Ruleset's own); the shared_ptr keeps a deleted rule's address from being
@@ -189,20 +204,20 @@ JitClassifier::JitClassifier(const Ruleset& rs, JitOptions opts) : rs_(rs), coun
   }
   im.rt.family = rs.family;
   im.rt.chains = &im.chainsById;
-  fillPlanStats(stats_, rs, im.plan, im.groupRules);
+  fillPlanStats(stats_, rs, im.plan, im.layouts);
 
   // The residual module first: it reads the lowered rules the searches then take over.
   auto ctx = std::make_unique<llvm::LLVMContext>();
   std::unique_ptr<llvm::Module> mod;
-  if (stats_.residualFunctions) mod = buildModule(*ctx, im.plan, im.groupRules);
+  if (stats_.residualFunctions) mod = buildModule(*ctx, im.plan, groupSizes(im.layouts));
   timer.lap("irgen");
   std::vector<std::vector<size_t>> residual;
   for (ChainPlan& cp : im.plan.chains) {
-    residual.push_back(residualGroups(cp, im.groupRules));
+    residual.push_back(residualGroups(cp, im.layouts[cp.id].groupRules));
     std::vector<const Rule*> rules;
     for (const Rule& r : im.chainsById[cp.id]->rules) rules.push_back(&r);
-    im.searches.push_back(std::make_unique<ChainSearch>(rs.family, std::move(cp.lowered), rules, im.groupRules,
-                                                        &ruleCallback, im.epochs, im.packRowsAbove));
+    im.searches.push_back(std::make_unique<ChainSearch>(rs.family, std::move(cp.lowered), rules, im.layouts[cp.id],
+                                                        &ruleCallback, im.epochs));
     cp.lowered.clear();
     addSearchStats(stats_, im.searches.back()->stats());
   }
@@ -352,16 +367,16 @@ bool emitCode(const Ruleset& rs, EmitKind kind, std::string& out, std::string& e
   initLlvm();
   Timer timer(stats);
   Plan plan(rs);
-  uint32_t groupRules = clampGroupRules(opts.groupRules);
+  const std::vector<ChainLayout> layouts = chainLayouts(plan, opts);
   timer.lap("lower");
-  if (stats) fillPlanStats(*stats, rs, plan, groupRules);
+  if (stats) fillPlanStats(*stats, rs, plan, layouts);
   auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!jtmb) return error = errText(jtmb.takeError()), false;
   jtmb->setCodeGenOptLevel(codeGenLevel(opts.optLevel));
   auto tm = jtmb->createTargetMachine();
   if (!tm) return error = errText(tm.takeError()), false;
   llvm::LLVMContext ctx;
-  auto mod = buildModule(ctx, plan, groupRules);
+  auto mod = buildModule(ctx, plan, groupSizes(layouts));
   mod->setDataLayout((*tm)->createDataLayout());
   mod->setTargetTriple((*tm)->getTargetTriple().str());
   timer.lap("irgen");
@@ -370,7 +385,7 @@ bool emitCode(const Ruleset& rs, EmitKind kind, std::string& out, std::string& e
     for (ChainPlan& cp : plan.chains) {
       std::vector<const Rule*> rules;
       for (const Rule& r : rs.tables[cp.table].chains[cp.chain].rules) rules.push_back(&r);
-      ChainSearch search(rs.family, std::move(cp.lowered), rules, groupRules, &ruleCallback, epochs, opts.packRowsAbove);
+      ChainSearch search(rs.family, std::move(cp.lowered), rules, layouts[cp.id], &ruleCallback, epochs);
       addSearchStats(*stats, search.stats());
     }
     timer.lap("search");

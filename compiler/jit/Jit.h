@@ -46,7 +46,16 @@ struct JitStats {
 struct JitOptions {
   unsigned optLevel = 1;       // LLVM codegen / pass level
   uint32_t groupRules = 2048;  // rules per group (64..4096): update cost vs groups per search
-  size_t packRowsAbove = ChainSearch::kPackRowsAbove;  // chains above this many rules keep packed rows
+  // Chains above this many rules keep packed rows in groups of
+  // largeGroupRules: their dense tables would outgrow the caches (and
+  // rte_acl's memory); packing halves the cost of doubling the group, and
+  // half the groups halve the per-interval tables. Below it dense rows in
+  // smaller groups search faster.
+  size_t packRowsAbove = 32768;
+  uint32_t largeGroupRules = 4096;
+  ChainLayout layoutFor(size_t chainRules) const {
+    return chainRules > packRowsAbove ? ChainLayout{largeGroupRules, true} : ChainLayout{groupRules, false};
+  }
 };
 
 // A ruleset compiled for classification; run() is not thread-safe

@@ -141,7 +141,7 @@ void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRows
   for (unsigned i = 0; i < 400; ++i) lines.push_back(randomRule(rng, f));
   Ruleset rs = parse(rulesetText(lines), f);
   jit::JitOptions opts;
-  opts.groupRules = groupRules;
+  opts.groupRules = opts.largeGroupRules = groupRules;
   opts.packRowsAbove = packRowsAbove;
   jit::JitClassifier updated(rs, opts);
   const size_t ti = 0, ci = size_t(rs.tables[0].findChain("c") - rs.tables[0].chains.data());
