@@ -83,8 +83,11 @@ class CheckCommand final : public Command {
     if (!pcap_.empty()) {
       // As they arrive on the wire, so `nfjit replay` sees what the finding claims.
       std::vector<verifier::Witness> arrived;
-      for (const auto& f : res.findings)
+      for (const auto& f : res.findings) {
         if (f.witness) arrived.push_back(verifier::arrivalForm(*f.witness, f.hook));
+        for (const auto& e : f.examples)
+          if (e.witness) arrived.push_back(verifier::arrivalForm(*e.witness, e.hook));
+      }
       if (!writePcap(pcap_, arrived)) return 2;
     }
     if (!coverPcap_.empty()) {

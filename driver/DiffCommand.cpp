@@ -3,7 +3,9 @@
 
 #include "compiler/frontend/RestoreParser.h"
 #include "driver/Command.h"
+#include "driver/HostOptions.h"
 #include "driver/RulesetLoader.h"
+#include "verifier/HostModel.h"
 #include "verifier/Report.h"
 #include "verifier/Verifier.h"
 
@@ -23,6 +25,7 @@ class DiffCommand final : public Command {
     sub.add_flag("--json", json_, "the result as JSON on stdout");
     sub.add_option("--table", table_, "the table to compare (default filter)");
     sub.add_option("--witness-pcap", pcap_, "write the witness packets to FILE (raw IP, DLT 101)");
+    addHostOptions(sub, host_);
     sub.add_option("OLD", old_, "the old rules file")->required();
     sub.add_option("NEW", new_, "the new rules file")->required();
   }
@@ -33,9 +36,14 @@ class DiffCommand final : public Command {
     if (!news) return 2;
     const Ruleset& a = olds->rules;
     const Ruleset& b = news->rules;
+    verifier::DiffOptions opts;
+    if (host_.any()) {
+      opts.host = makeHostModel(host_, a.family, "diff");
+      if (!opts.host) return 2;
+    }
     std::vector<verifier::ChainDiff> ds;
     try {
-      ds = verifier::diffRulesets(a, b, table_);
+      ds = verifier::diffRulesets(a, b, table_, nullptr, opts);
     } catch (const std::exception& e) {
       std::cerr << "nfjit diff: error: " << e.what() << "\n";
       return 2;
@@ -43,11 +51,14 @@ class DiffCommand final : public Command {
     if (json_) std::cout << verifier::diffJson(old_, new_, ds).dump(2) << "\n";
     else verifier::printDiff(std::cout, old_, new_, ds);
     bool same = true;
-    std::vector<const verifier::Witness*> ws;
+    // As they arrive on the wire, so `nfjit replay` sees what the diff claims.
+    std::vector<verifier::Witness> arrived;
     for (const auto& d : ds) {
       same = same && d.equivalent;
-      for (const auto& x : d.differences) ws.push_back(&x.witness);
+      for (const auto& x : d.differences) arrived.push_back(verifier::arrivalForm(x.witness, d.hook));
     }
+    std::vector<const verifier::Witness*> ws;
+    for (const auto& w : arrived) ws.push_back(&w);
     if (!pcap_.empty()) {
       try {
         verifier::writeWitnessPcap(pcap_, ws);
@@ -63,6 +74,7 @@ class DiffCommand final : public Command {
   bool permissive_ = false;
   bool ipv6_ = false, json_ = false;
   std::string old_, new_, pcap_, table_ = "filter";
+  HostOptions host_;
 };
 
 NFJIT_REGISTER_COMMAND(DiffCommand);

@@ -4,7 +4,9 @@
 
 #include "compiler/frontend/RestoreParser.h"
 #include "driver/Command.h"
+#include "driver/HostOptions.h"
 #include "driver/RulesetLoader.h"
+#include "verifier/HostModel.h"
 #include "verifier/Report.h"
 #include "verifier/Verifier.h"
 
@@ -26,6 +28,10 @@ class QueryCommand final : public Command {
     sub.add_option("--chain", chain_, "a built-in chain")->required();
     sub.add_option("--where", where_, "the packets, in iptables match syntax (e.g. \"-p tcp --dport 22\")");
     sub.add_option("--verdict", verdict_, "ACCEPT, DROP or QUEUE (default: any)");
+    sub.add_option("--witness-pcap", pcap_,
+                   "write the witness packet, as it arrives, to FILE (raw IP, DLT 101; replayable with nfjit "
+                   "replay and the same host options)");
+    addHostOptions(sub, host_);
     sub.add_option("RULES", file_, "rules file (- for stdin)")->required();
   }
   int run() override {
@@ -47,9 +53,14 @@ class QueryCommand final : public Command {
       return 2;
     }
     for (char& c : verdict_) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::optional<HostModel> host;
+    if (host_.any()) {
+      host = makeHostModel(host_, rs.family, "query");
+      if (!host) return 2;
+    }
     verifier::QueryResult q;
     try {
-      q = verifier::queryRuleset(rs, table_, chain_, wc->rules[0], verdict_);
+      q = verifier::queryRuleset(rs, table_, chain_, wc->rules[0], verdict_, host);
     } catch (const std::exception& e) {
       std::cerr << "nfjit query: error: " << e.what() << "\n";
       return 2;
@@ -71,6 +82,18 @@ class QueryCommand final : public Command {
                 << " in " << chain_ << (q.definite ? "" : " (for the modelled behaviours of unknown matches)")
                 << "\n";
     }
+    if (!pcap_.empty()) {
+      std::vector<verifier::Witness> arrived;
+      if (q.witness) arrived.push_back(verifier::arrivalForm(*q.witness, *builtinChainHook(chain_)));
+      std::vector<const verifier::Witness*> ws;
+      for (const auto& w : arrived) ws.push_back(&w);
+      try {
+        verifier::writeWitnessPcap(pcap_, ws);
+      } catch (const std::exception& e) {
+        std::cerr << pcap_ << ": error: " << e.what() << "\n";
+        return 2;
+      }
+    }
     // Like grep: 0 when a packet was found, 1 when none exists.
     return q.found ? 0 : 1;
   }
@@ -78,7 +101,8 @@ class QueryCommand final : public Command {
  private:
   bool permissive_ = false;
   bool ipv6_ = false, json_ = false;
-  std::string file_, table_ = "filter", chain_, where_, verdict_;
+  std::string file_, table_ = "filter", chain_, where_, verdict_, pcap_;
+  HostOptions host_;
 };
 
 NFJIT_REGISTER_COMMAND(QueryCommand);

@@ -6,11 +6,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "compiler/extensions/ArgParse.h"
 #include "compiler/frontend/Printer.h"
 #include "compiler/frontend/RestoreParser.h"
 #include "compiler/jit/Jit.h"
 #include "driver/Command.h"
+#include "driver/HostOptions.h"
 #include "driver/RulesetLoader.h"
 #include "runtime/io/Pcap.h"
 #include "runtime/io/Pcapng.h"
@@ -89,10 +89,7 @@ struct ReplayOptions {
   std::string rules;
   std::string pcap;
   std::string out;
-  std::string inIface = "in0";
-  std::string outIface = "out0";
-  std::vector<std::string> local;
-  std::vector<std::string> routes;      // PREFIX/LEN=IFACE
+  HostOptions host;  // shared with check, diff and query
   std::vector<std::string> ifaceAddrs;  // IFACE=ADDR
   bool noLocalReplies = false;
   std::string countersOut;
@@ -113,15 +110,13 @@ class ReplayCommand final : public Command {
     s.add_option("RULES", o_.rules, "rules file (- for stdin)")->required();
     s.add_option("--pcap", o_.pcap, "input capture (pcap or pcapng; Ethernet or raw IP)")->required();
     s.add_option("--out", o_.out, "write the packets that leave (forwarded and generated) to this capture");
-    s.add_option("--in-iface", o_.inIface, "interface the packets arrive on")->capture_default_str();
-    s.add_option("--out-iface", o_.outIface, "interface forwarded packets leave by (the default route)")
-        ->capture_default_str();
-    s.add_option("--local", o_.local, "an address of this host (repeatable): packets to it take the INPUT path");
-    s.add_option("--route", o_.routes,
-                 "a connected network PREFIX/LEN=IFACE (repeatable); everything else routes to --out-iface");
+    addHostOptions(s, o_.host);
     s.add_option("--iface-addr", o_.ifaceAddrs,
                  "IFACE=ADDR: an interface's own address (repeatable; also a --local address), the source of its "
-                 "ICMP errors");
+                 "ICMP errors")
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     s.add_flag("--no-local-replies", o_.noLocalReplies,
                "do not model the host's own answers (TCP RST, ICMP errors, echo replies) on the OUTPUT path");
     s.add_option("--counters", o_.countersOut,
@@ -157,33 +152,10 @@ int runReplay(const ReplayOptions& o) {
     std::cerr << "nfjit replay: error: --conntrack needs the conntrack runtime, which is not implemented yet\n";
     return 2;
   }
-  HostModel host;
-  host.inIface = o.inIface;
-  host.outIface = o.outIface;
+  auto parsedHost = makeHostModel(o.host, rs.family, "replay");
+  if (!parsedHost) return 2;
+  HostModel host = *parsedHost;
   const char* famName = o.ipv6 ? "IPv6" : "IPv4";
-  for (const auto& a : o.local) {
-    auto ip = parseIpAddr(po.family, a);
-    if (!ip) {
-      std::cerr << "nfjit replay: error: --local `" << a << "' is not an " << famName << " address\n";
-      return 2;
-    }
-    host.localAddrs.push_back(*ip);
-  }
-  for (const auto& r : o.routes) {
-    auto eq = r.find('=');
-    auto slash = r.find('/');
-    std::optional<IpAddr> net;
-    std::optional<uint64_t> len;
-    if (eq != std::string::npos && slash != std::string::npos && slash < eq) {
-      net = parseIpAddr(po.family, r.substr(0, slash));
-      len = args::parseUInt(r.substr(slash + 1, eq - slash - 1), 0, addrBits(po.family));
-    }
-    if (!net || !len || eq + 1 >= r.size()) {
-      std::cerr << "nfjit replay: error: --route `" << r << "' is not PREFIX/LEN=IFACE for " << famName << "\n";
-      return 2;
-    }
-    host.routes.push_back({*net, unsigned(*len), r.substr(eq + 1)});
-  }
   for (const auto& ia : o.ifaceAddrs) {
     auto eq = ia.find('=');
     std::optional<IpAddr> ip;

@@ -36,7 +36,7 @@ class AnomalyFinder {
         opts_(opts),
         out_(out),
         hostRules_(opts.host ? hostIfaceRules(*opts.host) : std::vector<Rule>{}),
-        ifs_(universe(rs, hostRules_)),
+        ifs_(ifaceUniverse(rs, hostRules_)),
         pkt_(c_, rs.family, ifs_),
         model_(c_, rs, pkt_, "a"),
         hs_(c_, pkt_) {
@@ -61,12 +61,16 @@ class AnomalyFinder {
   }
 
  private:
-  static IfaceUniverse universe(const Ruleset& rs, const std::vector<Rule>& extra) {
-    std::vector<const Rule*> ptrs;
-    for (const auto& r : extra) ptrs.push_back(&r);
-    IfaceUniverse u;
-    u.build({&rs}, ptrs);
-    return u;
+  // A note that an analysis ran out of budget (no rule, no witness).
+  void budgetNote(const std::string& name, std::string message) {
+    Finding f;
+    f.name = name;
+    f.severity = Severity::Note;
+    f.rule = makeRuleRef(rs_, 0, 0, SIZE_MAX);
+    f.message = std::move(message);
+    f.witnessRole = "none: a summary";
+    f.replayed = true;
+    out_.findings.push_back(std::move(f));
   }
 
   bool skipped(const Occurrence& o) const {
@@ -143,17 +147,9 @@ class AnomalyFinder {
       removed.insert(key);
       reportRedundant(occs.front().first, occs.front().second, removed);
     }
-    if (unexamined) {
-      Finding f;
-      f.name = "redundant";
-      f.severity = Severity::Note;
-      f.rule = makeRuleRef(rs_, 0, 0, SIZE_MAX);
-      f.message = "redundancy analysis stopped after " + std::to_string(opts_.redundantBudget) + " rules; " +
-                  std::to_string(unexamined) + " rules were not examined";
-      f.witnessRole = "none: a summary";
-      f.replayed = true;
-      out_.findings.push_back(std::move(f));
-    }
+    if (unexamined)
+      budgetNote("redundant", "redundancy analysis stopped after " + std::to_string(opts_.redundantBudget) +
+                                  " rules; " + std::to_string(unexamined) + " rules were not examined");
   }
 
   bool redundantAt(size_t ti, size_t oi, const std::set<RuleKey>& removed, size_t& solved) {
@@ -333,17 +329,10 @@ class AnomalyFinder {
           reportOverlap("generalization", ti, j, gen);
       }
     }
-    if (budgetOut) {
-      Finding f;
-      f.name = conflict ? "conflict" : "generalization";
-      f.severity = Severity::Note;
-      f.rule = makeRuleRef(rs_, 0, 0, SIZE_MAX);
-      f.message = "overlap analysis stopped after " + std::to_string(opts_.overlapBudget) + " solver calls; " +
-                  std::to_string(unexamined) + " candidate rule pairs were not examined";
-      f.witnessRole = "none: a summary";
-      f.replayed = true;
-      out_.findings.push_back(std::move(f));
-    }
+    if (budgetOut)
+      budgetNote(conflict ? "conflict" : "generalization",
+                 "overlap analysis stopped after " + std::to_string(opts_.overlapBudget) + " solver calls; " +
+                     std::to_string(unexamined) + " candidate rule pairs were not examined");
   }
 
   void reportOverlap(const std::string& name, size_t ti, size_t j, const PairHits& hits) {

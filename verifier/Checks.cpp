@@ -11,6 +11,7 @@
 
 #include "compiler/frontend/Printer.h"
 #include "verifier/ConcreteSearch.h"
+#include "verifier/HostModel.h"
 
 namespace nfjit::verifier {
 
@@ -122,7 +123,9 @@ struct SolverScope {
   z3::solver& s_;
 };
 
-enum class Status : uint8_t { NoOccurrence, Unsat, Shadowed, PossiblyShadowed, Reachable };
+// HostUnseen: the rule matches packets, but none that the host model lets
+// arrive at its hook (`-i eth9` in INPUT under --in-iface eth0).
+enum class Status : uint8_t { NoOccurrence, Unsat, HostUnseen, Shadowed, PossiblyShadowed, Reachable };
 
 struct OccRef {
   size_t trav, occ;
@@ -132,8 +135,24 @@ struct OccRef {
 class Checker {
  public:
   Checker(const Ruleset& rs, const CheckOptions& opts)
-      : rs_(rs), opts_(opts), ifs_(buildIfaces(rs)), pkt_(c_, rs.family, ifs_), model_(c_, rs, pkt_, "r"),
-        hs_(c_, pkt_), search_(model_, rs.family) {
+      : rs_(rs),
+        opts_(opts),
+        hostRules_(opts.host ? hostIfaceRules(*opts.host) : std::vector<Rule>{}),
+        ifs_(ifaceUniverse(rs, hostRules_)),
+        pkt_(c_, rs.family, ifs_),
+        model_(c_, rs, pkt_, "r"),
+        hs_(c_, pkt_),
+        search_(model_, rs.family) {
+    // The host model (--in-iface, --local...): every witness is a packet
+    // replay sends down the hook's path; the concrete search keeps only
+    // packets that satisfy it.
+    if (opts.host) {
+      addHostConstraints(hs_, pkt_, *opts.host);
+      std::array<z3::expr, 5> byHook = {c_.bool_val(true), c_.bool_val(true), c_.bool_val(true), c_.bool_val(true),
+                                        c_.bool_val(true)};
+      for (int h = 0; h < 5; ++h) byHook[static_cast<size_t>(h)] = hostConstraint(pkt_, *opts.host, static_cast<Hook>(h));
+      search_.setHostConstraints(byHook);
+    }
     if (debug_)
       std::fprintf(stderr, "nfjit check: model built, %zu traversals\n", model_.traversals().size());
   }
@@ -179,8 +198,10 @@ class Checker {
       }
     }
     unreachableChains();
-    std::stable_sort(out_.findings.begin(), out_.findings.end(),
-                     [](const Finding& a, const Finding& b) { return a.rule.loc.line < b.rule.loc.line; });
+    auto byLine = [](const Finding& a, const Finding& b) { return a.rule.loc.line < b.rule.loc.line; };
+    std::stable_sort(out_.findings.begin(), out_.findings.end(), byLine);
+    foldStatefulBlockers();
+    std::stable_sort(out_.findings.begin(), out_.findings.end(), byLine);
     out_.stats.rules = total;
     out_.stats.solverCalls = hs_.calls;
     out_.stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -193,12 +214,6 @@ class Checker {
     size_t n = 0;
     for (const auto& t : model_.traversals()) n += t.occs.size();
     return n;
-  }
-
-  static IfaceUniverse buildIfaces(const Ruleset& rs) {
-    IfaceUniverse u;
-    u.build({&rs});
-    return u;
   }
 
   // The conditions of the jumps that lead to an occurrence: a witness that
@@ -301,12 +316,14 @@ class Checker {
         auto res = hs_.check(lr.cond, h);
         st = res == z3::sat ? Status::Shadowed : res == z3::unsat ? Status::Unsat : Status::Reachable;
         if (res == z3::unknown) ++timeouts_;
+        if (st == Status::Unsat && opts_.host && hostFree().check(lr.cond, h) == z3::sat) st = Status::HostUnseen;
       }
     } else {
       st = allBlockedSomehow ? Status::PossiblyShadowed : Status::Reachable;
     }
     status_[t][ch][r] = st;
     if (st == Status::Unsat) reportUnsat(t, ch, r, travs[occs.front().trav].hook);
+    else if (st == Status::HostUnseen) reportHostUnseen(t, ch, r, travs[occs.front().trav].hook);
     else if (st == Status::Shadowed || st == Status::PossiblyShadowed)
       reportShadowed(t, ch, r, firstLive ? *firstLive : occs.front(), st == Status::Shadowed, possibleDeps);
   }
@@ -322,6 +339,30 @@ class Checker {
     f.witnessRole = "none: no packet matches";
     f.replayed = true;  // nothing to replay
     out_.findings.push_back(std::move(f));
+  }
+
+  // The witness matches the rule (hostFree()'s last model) and is a packet
+  // the host model never lets arrive at the hook.
+  void reportHostUnseen(size_t t, size_t ch, size_t r, Hook h) {
+    Finding f;
+    f.name = "unsatisfiable";
+    f.rule = makeRuleRef(rs_, t, ch, r);
+    f.hook = h;
+    f.message = std::string("rule is unreachable under the host model: it matches only packets this host never sees in ") +
+                std::string(hookChainName(h)) + " (--in-iface/--out-iface/--local/--route)";
+    f.witnessRole = "matches this rule, but the host never sees it at this hook";
+    Witness wit = witnessFromModel(hostFree().lastModel(), pkt_);
+    model_.assumeUnparsed(hostFree().lastModel(), wit);
+    const bool seen = hostFree().lastModel().eval(hostConstraint(pkt_, *opts_.host, h), true).is_true();
+    f.replayed = !seen && ruleMatchesAlone(rs_, rs_.tables[t].chains[ch].rules[r], rs_.tables[t].name, h, wit);
+    f.witness = std::move(wit);
+    out_.findings.push_back(std::move(f));
+  }
+
+  // A solver without the host model (made when first needed).
+  HookSolver& hostFree() {
+    if (!hostFree_) hostFree_ = std::make_unique<HookSolver>(c_, pkt_);
+    return *hostFree_;
   }
 
   // knownBlocker: the occurrence that blocks it, when already known.
@@ -403,7 +444,11 @@ class Checker {
     if (packet)
       for (const auto& u : lr.unknowns)
         if (u.ext) packet->assumed.push_back({u.ext, true});
-    if (packet || hs_.checkNice(want && parentConds(tr, ref.occ), tr.hook) == z3::sat ||
+    bool found = packet.has_value();
+    if (!found && opts_.host)
+      found = hs_.checkNice(want && parentConds(tr, ref.occ) && hostPreference(pkt_, *opts_.host, tr.hook), tr.hook) ==
+              z3::sat;
+    if (found || hs_.checkNice(want && parentConds(tr, ref.occ), tr.hook) == z3::sat ||
         hs_.checkNice(want, tr.hook) == z3::sat) {
       Witness wit = packet ? std::move(*packet) : witnessFromModel(hs_.lastModel(), pkt_);
       if (!packet) model_.assumeUnparsed(hs_.lastModel(), wit);
@@ -417,6 +462,60 @@ class Checker {
       f.witness = std::move(wit);
     }
     out_.findings.push_back(std::move(f));
+  }
+
+  // A stateful rule that may match any packet (`-m recent --update -j DROP`)
+  // possibly shadows everything after it: one note on that rule says it
+  // better than one per later rule. Rules that something else may block
+  // too keep their own notes.
+  void foldStatefulBlockers() {
+    static constexpr size_t kFoldAtLeast = 8, kExamples = 3;
+    std::map<std::tuple<size_t, size_t, size_t>, std::vector<size_t>> byBlocker;
+    for (size_t i = 0; i < out_.findings.size(); ++i) {
+      const Finding& f = out_.findings[i];
+      if (f.name != "shadowed" || f.definite || f.related.size() != 1) continue;
+      const RuleRefV& b = f.related[0];
+      if (statefulUnknowns(b).empty()) continue;
+      byBlocker[{b.table, b.chain, b.rule}].push_back(i);
+    }
+    std::vector<bool> folded(out_.findings.size(), false);
+    std::vector<Finding> notes;
+    for (const auto& [key, idx] : byBlocker) {
+      if (idx.size() < kFoldAtLeast) continue;
+      const auto& [t, ch, r] = key;
+      Finding n;
+      n.name = "shadowed";
+      n.severity = Severity::Note;
+      n.definite = false;
+      n.rule = makeRuleRef(rs_, t, ch, r);
+      n.dependsOn = statefulUnknowns(n.rule);
+      n.hook = out_.findings[idx.front()].hook;
+      n.message = "a stateful match (" + n.dependsOn.front() + ") may block every later rule of chain " +
+                  n.rule.chainName + ": " + std::to_string(idx.size()) +
+                  " rules are possibly shadowed only through it (examples below; --json lists them all)";
+      n.witnessRole = "none: each example carries its own";
+      n.replayed = true;
+      for (size_t i : idx) {
+        folded[i] = true;
+        n.folded.push_back(out_.findings[i].rule);
+        if (n.examples.size() < kExamples) {
+          n.examples.push_back(out_.findings[i]);
+          n.replayed = n.replayed && out_.findings[i].replayed;
+        }
+      }
+      notes.push_back(std::move(n));
+    }
+    size_t i = 0;
+    std::erase_if(out_.findings, [&](const Finding&) { return folded[i++]; });
+    for (auto& n : notes) out_.findings.push_back(std::move(n));
+  }
+
+  std::vector<std::string> statefulUnknowns(const RuleRefV& r) const {
+    std::vector<std::string> out;
+    if (r.rule >= rs_.tables[r.table].chains[r.chain].rules.size()) return out;
+    for (const auto& u : model_.lowered(r.table, r.chain, r.rule).unknowns)
+      if (u.stateful) out.push_back(u.what);
+    return out;
   }
 
   void unreachableChains() {
@@ -460,6 +559,7 @@ class Checker {
 
   const Ruleset& rs_;
   const CheckOptions& opts_;
+  std::vector<Rule> hostRules_;
   bool debug_ = std::getenv("NFJIT_VERIFY_DEBUG") != nullptr;
   std::unique_ptr<z3::context> ownedCtx_ = std::make_unique<z3::context>();
   z3::context& c_ = *ownedCtx_;
@@ -467,6 +567,7 @@ class Checker {
   SymPacket pkt_;
   ChainModel model_;
   HookSolver hs_;
+  std::unique_ptr<HookSolver> hostFree_;
   std::vector<std::vector<std::vector<Status>>> status_;
   CheckResult out_;
   ConcreteSearch search_;

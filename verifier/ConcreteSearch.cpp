@@ -229,7 +229,7 @@ bool ConcreteSearch::reaches(const Traversal& tr, size_t target, bool statefulMa
       std::fprintf(stderr, "  try %d: out %d by line %u (in %u)\n", attempt, int(r.out),
                    r.by >= 0 ? m_.ruleset().tables[tr.table].chains[tr.occs[size_t(r.by)].chain].rules[tr.occs[size_t(r.by)].rule].loc.line : 0,
                    unsigned(p_.v[kDimIn]));
-    if (r.out == Out::Reached) return true;
+    if (r.out == Out::Reached) return !host_ || evalCond((*host_)[static_cast<size_t>(tr.hook)]);
     if (r.out != Out::Blocked && r.out != Out::Exited) return false;
     if (r.by < 0) return false;
     // Step out of the blocker's box along one dimension, staying in ours.

@@ -32,6 +32,9 @@ class ConcreteSearch {
   // `-m recent --update -j DROP_CHAIN`): with them forced, nothing reaches
   // the target. -1 when there is none that is this plain.
   int forcedBlocker(const Traversal& tr, size_t target) const;
+  // Packets must also satisfy these, one per hook (the host model): a
+  // packet that reaches the target but not them is no answer.
+  void setHostConstraints(const std::array<z3::expr, 5>& byHook) { host_.emplace(byHook); }
   // The packet of the last successful reaches(), as a witness (bytes built).
   Witness lastPacket() const;
   size_t packetsTried = 0;
@@ -70,6 +73,7 @@ class ConcreteSearch {
   std::unordered_set<unsigned> trueVars_;  // own and ancestors' unknowns
   std::vector<z3::expr> trueExprs_;
   std::optional<z3::model> model_;
+  std::optional<std::array<z3::expr, 5>> host_;
 };
 
 }  // namespace nfjit::verifier

@@ -32,7 +32,7 @@ class Coverer {
   Coverer(const Ruleset& rs, const HostModel& host)
       : rs_(rs),
         hostRules_(hostIfaceRules(host)),
-        ifs_(universe(rs, hostRules_)),
+        ifs_(ifaceUniverse(rs, hostRules_)),
         pkt_(c_, rs.family, ifs_),
         model_(c_, rs, pkt_, "v"),
         hs_(c_, pkt_),
@@ -88,14 +88,6 @@ class Coverer {
   }
 
  private:
-  static IfaceUniverse universe(const Ruleset& rs, const std::vector<Rule>& extra) {
-    std::vector<const Rule*> ptrs;
-    for (const auto& r : extra) ptrs.push_back(&r);
-    IfaceUniverse u;
-    u.build({&rs}, ptrs);
-    return u;
-  }
-
   bool counted(const Occurrence& o) { return pipe_.classifier().counters().rule(o.table, o.chain, o.rule).packets > 0; }
 
   // Solves for a packet that reaches and matches the occurrence (and `extra`),

@@ -14,6 +14,7 @@
 #include "compiler/frontend/Printer.h"
 
 #include "verifier/Checks.h"
+#include "verifier/HostModel.h"
 
 namespace nfjit::verifier {
 
@@ -153,6 +154,21 @@ std::vector<Box> changedBoxes(const Traversal& tr, const std::vector<bool>& chan
 
 constexpr size_t kMaxBoxes = 32;  // more changed regions are merged into one hull
 
+// The host's interface names, for IfaceUniverse::build.
+std::vector<const Rule*> rulePtrs(const std::vector<Rule>& rules) {
+  std::vector<const Rule*> out;
+  for (const auto& r : rules) out.push_back(&r);
+  return out;
+}
+
+// checkNice, first within the host's preferences (a --local destination
+// rather than a multicast group on INPUT).
+z3::check_result findWitness(HookSolver& hs, const SymPacket& pkt, const std::optional<HostModel>& host,
+                             const z3::expr& e, Hook h) {
+  if (host && hs.checkNice(e, h, {hostPreference(pkt, *host, h)}) == z3::sat) return z3::sat;
+  return hs.checkNice(e, h);
+}
+
 }  // namespace
 
 std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, const std::string& table) {
@@ -161,6 +177,11 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
 
 std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, const std::string& table,
                                     DiffStats* stats) {
+  return diffRulesets(oldRs, newRs, table, stats, DiffOptions{});
+}
+
+std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, const std::string& table,
+                                    DiffStats* stats, const DiffOptions& opts) {
   if (oldRs.family != newRs.family) throw std::runtime_error("the two rulesets are of different families");
   // Z3_del_context takes minutes after large runs (see Checks.cpp): large
   // diffs leave the context to process exit.
@@ -177,11 +198,13 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
       if (leak) (void)ctx.release();
     }
   } keep{owned, rules > 3000};
+  const std::vector<Rule> hostRules = opts.host ? hostIfaceRules(*opts.host) : std::vector<Rule>{};
   IfaceUniverse ifs;
-  ifs.build({&oldRs, &newRs});
+  ifs.build({&oldRs, &newRs}, rulePtrs(hostRules));
   SymPacket pkt(c, oldRs.family, ifs);
   ChainModel mo(c, oldRs, pkt, "o", true), mn(c, newRs, pkt, "n", true);
   HookSolver hs(c, pkt);
+  if (opts.host) addHostConstraints(hs, pkt, *opts.host);
   std::vector<ChainDiff> out;
   for (Hook h : tableHooks(table, oldRs.family)) {
     std::string chain(hookChainName(h));
@@ -244,7 +267,7 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
         for (const auto& b : ln) {
           if (a == b || found.count({a, b})) continue;
           z3::expr e = inside && mo.verdict(wo, a) && mn.verdict(wn, b);
-          auto res = hs.checkNice(e, h);
+          auto res = findWitness(hs, pkt, opts.host, e, h);
           if (res == z3::unknown) timedOut = true;
           if (res != z3::sat) continue;
           Difference diff;
@@ -284,12 +307,21 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
 
 QueryResult queryRuleset(const Ruleset& rs, const std::string& table, const std::string& chain, const Rule& where,
                          const std::string& verdict) {
+  return queryRuleset(rs, table, chain, where, verdict, std::nullopt);
+}
+
+QueryResult queryRuleset(const Ruleset& rs, const std::string& table, const std::string& chain, const Rule& where,
+                         const std::string& verdict, const std::optional<HostModel>& host) {
   z3::context c;
+  const std::vector<Rule> hostRules = host ? hostIfaceRules(*host) : std::vector<Rule>{};
+  std::vector<const Rule*> extra = rulePtrs(hostRules);
+  extra.push_back(&where);
   IfaceUniverse ifs;
-  ifs.build({&rs}, {&where});
+  ifs.build({&rs}, extra);
   SymPacket pkt(c, rs.family, ifs);
   ChainModel m(c, rs, pkt, "q");
   HookSolver hs(c, pkt);
+  if (host) addHostConstraints(hs, pkt, *host);
   const Traversal* tr = findTraversal(m, table, chain);
   auto hook = builtinChainHook(chain);
   if (!hook) throw std::runtime_error("--chain must be a built-in chain (INPUT, FORWARD, ...)");
@@ -302,7 +334,7 @@ QueryResult queryRuleset(const Ruleset& rs, const std::string& table, const std:
     if (verdict.empty() || verdictClass(l) == verdict || l == verdict) any.push_back(e);
   QueryResult q;
   q.definite = wr.unknowns.empty() && w.unknowns.empty();
-  if (hs.checkNice(w.cond && z3::mk_or(any), *hook) != z3::sat) return q;
+  if (findWitness(hs, pkt, host, w.cond && z3::mk_or(any), *hook) != z3::sat) return q;
   q.found = true;
   q.witness = witnessFromModel(hs.lastModel(), pkt);
   m.assumeUnparsed(hs.lastModel(), *q.witness);

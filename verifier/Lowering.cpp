@@ -163,6 +163,14 @@ class Z3Context final : public LoweringContext {
 
 }  // namespace
 
+IfaceUniverse ifaceUniverse(const Ruleset& rs, const std::vector<Rule>& extra) {
+  std::vector<const Rule*> ptrs;
+  for (const auto& r : extra) ptrs.push_back(&r);
+  IfaceUniverse u;
+  u.build({&rs}, ptrs);
+  return u;
+}
+
 void IfaceUniverse::build(const std::vector<const Ruleset*>& rulesets, const std::vector<const Rule*>& extra) {
   std::set<std::string> exact, wild;
   auto add = [&](const Rule& r) {

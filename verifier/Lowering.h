@@ -24,6 +24,9 @@ struct IfaceUniverse {
   void build(const std::vector<const Ruleset*>& rulesets, const std::vector<const Rule*>& extra = {});
 };
 
+// The universe of one ruleset plus extra rules (the host model's interfaces).
+IfaceUniverse ifaceUniverse(const Ruleset& rs, const std::vector<Rule>& extra = {});
+
 struct SymPacket {
   explicit SymPacket(z3::context& c, Family f, const IfaceUniverse& ifs);
   Family family;

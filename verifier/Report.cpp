@@ -91,6 +91,12 @@ void printFindings(std::ostream& os, const std::string& file, const CheckResult&
     if (f.witness)
       os << where(file, f.rule.loc) << ": note: witness (" << hookChainName(f.hook) << "): " << f.witness->describe()
          << (f.replayed || !f.definite ? "" : " [not confirmed by the interpreter]") << "\n";
+    for (const auto& e : f.examples) {
+      os << where(file, e.rule.loc) << ": note: for example: " << e.rule.text << "\n";
+      if (e.witness)
+        os << where(file, e.rule.loc) << ": note: witness (" << hookChainName(e.hook) << "): " << e.witness->describe()
+           << "\n";
+    }
   }
 }
 
@@ -114,6 +120,19 @@ nlohmann::json findingsJson(const std::string& file, const CheckResult& r) {
                         {"more_related", f.moreRelated}};
     for (const auto& x : f.related) j["related"].push_back(ruleJson(x));
     j["witness"] = f.witness ? witnessJson(*f.witness) : nlohmann::json(nullptr);
+    if (!f.folded.empty()) {
+      // Every rule the folded note stands for, and its examples' witnesses.
+      j["folded_lines"] = nlohmann::json::array();
+      for (const auto& x : f.folded) j["folded_lines"].push_back(x.loc.line);
+      j["examples"] = nlohmann::json::array();
+      for (const auto& e : f.examples)
+        j["examples"].push_back({{"line", e.rule.loc.line},
+                                 {"rule", ruleJson(e.rule)},
+                                 {"message", e.message},
+                                 {"hook", std::string(hookChainName(e.hook))},
+                                 {"replayed", e.replayed},
+                                 {"witness", e.witness ? witnessJson(*e.witness) : nlohmann::json(nullptr)}});
+    }
     arr.push_back(std::move(j));
   }
   return {{"file", file},
@@ -157,6 +176,10 @@ nlohmann::json findingsSarif(const std::string& file, const CheckResult& r) {
                          {"dependsOn", f.dependsOn},
                          {"replayed", f.replayed},
                          {"witness", f.witness ? witnessJson(*f.witness) : nlohmann::json(nullptr)}};
+    if (!f.folded.empty()) {
+      res["properties"]["foldedLines"] = nlohmann::json::array();
+      for (const auto& x : f.folded) res["properties"]["foldedLines"].push_back(x.loc.line);
+    }
     results.push_back(std::move(res));
   }
   return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},

@@ -41,6 +41,11 @@ struct Finding {
   Hook hook = Hook::LocalIn;
   // Overlap findings name at most a few related rules; this many more were left out.
   size_t moreRelated = 0;
+  // A folded note on a stateful rule that may block everything after it:
+  // the rules possibly shadowed only through it (all of them), and a few of
+  // their own findings, with witnesses, as examples.
+  std::vector<RuleRefV> folded;
+  std::vector<Finding> examples;
 };
 
 struct CheckOptions {
@@ -117,5 +122,21 @@ struct DiffStats {
 };
 std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, const std::string& table,
                                     DiffStats* stats);
+
+}  // namespace nfjit::verifier
+
+namespace nfjit::verifier {
+
+// diff and query restricted to one host (--in-iface, --out-iface, --local,
+// --route; verifier/HostModel.h): every witness then satisfies what `nfjit
+// replay` with the same options guarantees at the chain's hook, so its
+// arrival form (arrivalForm) takes that chain's path when replayed.
+struct DiffOptions {
+  std::optional<HostModel> host;
+};
+std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, const std::string& table,
+                                    DiffStats* stats, const DiffOptions& opts);
+QueryResult queryRuleset(const Ruleset& rs, const std::string& table, const std::string& chain, const Rule& where,
+                         const std::string& verdict, const std::optional<HostModel>& host);
 
 }  // namespace nfjit::verifier

@@ -90,6 +90,15 @@ struct OptionRef {
   int index = -1;
 };
 
+// Permissive mode: the match becomes an unknown one (written as `text`,
+// failing at `failed`), with a warning at `at` saying so.
+void recordUnparsed(MatchInstance& mi, const std::string& text, const std::string& failed, const std::string& error,
+                    SourceLoc at, std::vector<Diagnostic>& warnings) {
+  mi.ext = std::make_unique<UnparsedMatch>(text, failed, error, mi.loc);
+  warnings.push_back(
+      {Severity::Warning, at, "unparsed `" + failed + "': " + error + "; analysed as an unknown match (--permissive)", {}});
+}
+
 class CommandParser {
  public:
   CommandParser(Family f, const std::string& table, const ChainLookup& chains, const TokenList& args,
@@ -301,11 +310,8 @@ void CommandParser::unknownOption(size_t optStart, SourceLoc loc, const std::str
 void CommandParser::materializePieces() {
   for (const Piece& p : pieces_) {
     MatchInstance& mi = rule_.matches[p.matchIdx];
-    mi.ext = std::make_unique<UnparsedMatch>(p.text, p.failed, p.error, p.loc);
     mi.loc = p.loc;
-    cmd_.warnings.push_back({Severity::Warning, p.loc,
-                             "unparsed `" + p.failed + "': " + p.error + "; analysed as an unknown match (--permissive)",
-                             {}});
+    recordUnparsed(mi, p.text, p.failed, p.error, p.loc, cmd_.warnings);
   }
   pieces_.clear();
 }
@@ -696,7 +702,8 @@ ParsedCommand RuleParser::parse(const TokenList& args) {
   return p.run();
 }
 
-void finalCheckRule(const Rule& rule, Family family, std::string_view table, std::string_view chain) {
+// What an extension's finalCheck sees of the rule around it.
+static RuleContext finalCheckContext(const Rule& rule, Family family, std::string_view table, std::string_view chain) {
   RuleContext ctx;
   ctx.family = family;
   ctx.table = table;
@@ -704,6 +711,11 @@ void finalCheckRule(const Rule& rule, Family family, std::string_view table, std
   ctx.proto = rule.ip.proto;
   ctx.protoInverted = rule.ip.invProto;
   ctx.rule = &rule;
+  return ctx;
+}
+
+void finalCheckRule(const Rule& rule, Family family, std::string_view table, std::string_view chain) {
+  RuleContext ctx = finalCheckContext(rule, family, table, chain);
   for (const auto& m : rule.matches) {
     ctx.loc = m.loc;
     m.ext->finalCheck(ctx);
@@ -720,13 +732,7 @@ namespace nfjit {
 
 void finalCheckRulePermissive(Rule& rule, Family family, std::string_view table, std::string_view chain,
                               std::vector<Diagnostic>& warnings) {
-  RuleContext ctx;
-  ctx.family = family;
-  ctx.table = table;
-  ctx.chain = chain;
-  ctx.proto = rule.ip.proto;
-  ctx.protoInverted = rule.ip.invProto;
-  ctx.rule = &rule;
+  RuleContext ctx = finalCheckContext(rule, family, table, chain);
   for (auto& m : rule.matches) {
     if (dynamic_cast<const UnparsedMatch*>(m.ext.get())) continue;
     ctx.loc = m.loc;
@@ -737,9 +743,7 @@ void finalCheckRulePermissive(Rule& rule, Family family, std::string_view table,
       w.raw("-m").word(m.ext->name());
       m.ext->save(w);
       std::string text = w.take();
-      warnings.push_back({Severity::Warning, e.loc(),
-                          "unparsed `" + text + "': " + e.what() + "; analysed as an unknown match (--permissive)", {}});
-      m.ext = std::make_unique<UnparsedMatch>(text, text, e.what(), m.loc);
+      recordUnparsed(m, text, text, e.what(), e.loc(), warnings);
     }
   }
   if (rule.target.kind == Target::Kind::Extension) {

@@ -17,6 +17,7 @@
 #include "verifier/HostModel.h"
 #include "verifier/Report.h"
 #include "verifier/Verifier.h"
+#include "tests/support/VerifierFixtures.h"
 
 namespace nfjit {
 namespace {
@@ -26,28 +27,15 @@ using verifier::CheckOptions;
 using verifier::CheckResult;
 using verifier::Finding;
 
-Ruleset parse(const std::string& text, Family f = Family::IPv4) {
-  DiagnosticEngine d("test");
-  ParseOptions po;
-  po.family = f;
-  Ruleset rs = parseRestore(text, po, d);
-  std::string all;
-  for (const auto& x : d.diagnostics()) all += d.format(x) + "\n";
-  EXPECT_FALSE(d.hasErrors()) << all;
-  return rs;
-}
+using testsupport::runNfjit;
+Ruleset parse(const std::string& text, Family f = Family::IPv4) { return testsupport::parseRules(text, f); }
 
 // Lines: *filter 1, :INPUT 2, :FORWARD 3, :OUTPUT 4, then the rules from 5.
 std::string filter(const std::string& body, const char* input = "DROP", const char* forward = "DROP") {
-  return std::string("*filter\n:INPUT ") + input + " [0:0]\n:FORWARD " + forward + " [0:0]\n:OUTPUT ACCEPT [0:0]\n" +
-         body + "COMMIT\n";
+  return testsupport::filterTable(body, {.input = input, .forward = forward});
 }
 
-std::string dump(const CheckResult& r) {
-  std::ostringstream os;
-  verifier::printFindings(os, "test", r);
-  return os.str();
-}
+std::string dump(const CheckResult& r) { return testsupport::dumpFindings(r); }
 
 CheckResult check(const Ruleset& rs, std::set<std::string> analyses, std::optional<HostModel> host = {}) {
   CheckOptions o;
@@ -61,9 +49,7 @@ CheckResult check(const Ruleset& rs, std::set<std::string> analyses, std::option
 }
 
 const Finding* find(const CheckResult& r, const std::string& name, uint32_t line) {
-  for (const auto& f : r.findings)
-    if (f.name == name && f.rule.loc.line == line) return &f;
-  return nullptr;
+  return testsupport::findFinding(r, name, line);
 }
 
 size_t count(const CheckResult& r, const std::string& name) {
@@ -274,20 +260,9 @@ TEST(VerifierAnalyses, FindingsInAllFormats) {
 
 // ---- the host model ----
 
-HostModel host(std::vector<const char*> locals) {
-  HostModel h;
-  h.inIface = "eth0";
-  h.outIface = "eth1";
-  for (const char* a : locals) h.localAddrs.push_back(*parseIpAddr(Family::IPv4, a));
-  return h;
-}
+HostModel host(std::vector<const char*> locals) { return testsupport::hostOnEth0(std::move(locals)); }
 
-// Runs the witness (as it arrives) through the replay pipeline.
-PipelineResult runPipeline(const Ruleset& rs, const HostModel& h, const verifier::Witness& w, Hook hook) {
-  HookPipeline pipe(rs, h);
-  verifier::Witness a = verifier::arrivalForm(w, hook);
-  return pipe.process(a.bytes.data(), static_cast<uint32_t>(a.bytes.size()), PktType::Host, {}, false, 1000000, 0);
-}
+using testsupport::runPipeline;
 
 TEST(VerifierHostModel, WitnessesTakeTheReplayPath) {
   Ruleset rs = parse(filter(
@@ -322,11 +297,13 @@ TEST(VerifierHostModel, WitnessesTakeTheReplayPath) {
 TEST(VerifierHostModel, NoLocalAddressMeansOnlyMulticastIsDelivered) {
   Ruleset rs = parse(filter("-A INPUT -d 10.0.0.0/8 -j DROP\n-A INPUT -d 224.0.0.0/4 -j DROP\n"));
   auto r = check(rs, {"redundant"}, host({}));
-  // Nothing addressed to 10/8 takes the INPUT path: the rule matches nothing there.
-  const Finding* dead = find(r, "redundant", 5);
-  ASSERT_TRUE(dead) << dump(r);
-  EXPECT_FALSE(dead->witness);
-  EXPECT_NE(dead->message.find("no packet"), std::string::npos) << dead->message;
+  // Nothing addressed to 10/8 takes the INPUT path: the rule is dead under
+  // the host model (the base analysis says so; -Wredundant skips dead rules).
+  const Finding* dead = find(r, "unsatisfiable", 5);
+  ASSERT_TRUE(dead && dead->witness) << dump(r);
+  EXPECT_FALSE(find(r, "redundant", 5));
+  EXPECT_NE(dead->message.find("host model"), std::string::npos) << dead->message;
+  EXPECT_EQ(dead->witness->dst.v4() >> 24, 10u);
   const Finding* f = find(r, "redundant", 6);
   ASSERT_TRUE(f && f->witness) << dump(r);
   EXPECT_EQ(f->witness->dst.v4() >> 28, 0xeu);
@@ -334,6 +311,41 @@ TEST(VerifierHostModel, NoLocalAddressMeansOnlyMulticastIsDelivered) {
   const Finding* g = find(withLocal, "redundant", 5);
   ASSERT_TRUE(g && g->witness) << dump(withLocal);
   EXPECT_EQ(formatIpAddr(Family::IPv4, g->witness->dst), "10.0.0.1");
+}
+
+// The always-on analyses under the host model: witnesses take the path
+// replay takes, and a rule only for packets the host never sees is dead.
+TEST(VerifierHostModel, BaseAnalysesFollowTheHost) {
+  Ruleset rs = parse(filter(
+      "-A INPUT -i eth9 -j ACCEPT\n"                          // 5: eth9 never delivers here
+      "-A INPUT -p tcp -j DROP\n"                             // 6
+      "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n"         // 7: shadowed by 6
+      "-A FORWARD -o eth1 -j ACCEPT\n"                        // 8
+      "-A FORWARD -o eth1 -p udp -j DROP\n"));               // 9: shadowed by 8
+  HostModel h = host({"192.0.2.1"});
+  auto r = check(rs, {}, h);
+  const Finding* unseen = find(r, "unsatisfiable", 5);
+  ASSERT_TRUE(unseen && unseen->witness) << dump(r);
+  EXPECT_NE(unseen->message.find("unreachable under the host model"), std::string::npos) << unseen->message;
+  EXPECT_EQ(unseen->witness->inIface, "eth9");
+  EXPECT_TRUE(unseen->replayed);
+  // Without the host model the rule is fine.
+  EXPECT_FALSE(find(check(rs, {}), "unsatisfiable", 5));
+  for (uint32_t line : {7u, 9u}) {
+    const Finding* f = find(r, "shadowed", line);
+    ASSERT_TRUE(f && f->witness && f->replayed) << line << "\n" << dump(r);
+    EXPECT_EQ(f->witness->inIface, "eth0");
+    // Along replay's path, the earlier rule decides the witness.
+    auto p = runPipeline(rs, h, *f->witness, f->hook);
+    ASSERT_FALSE(p.steps.empty()) << line;
+    EXPECT_EQ(p.forwardPath, line == 9u);
+    const auto& last = p.steps.back();
+    EXPECT_EQ(last.table, "filter");
+    ASSERT_FALSE(last.result.matched.empty());
+    EXPECT_EQ(last.result.matched.back().rule, line == 7u ? 1u : 0u) << line;
+  }
+  const Finding* in7 = find(r, "shadowed", 7);
+  EXPECT_EQ(formatIpAddr(Family::IPv4, in7->witness->dst), "192.0.2.1");
 }
 
 // ---- check --cover-pcap ----
@@ -448,12 +460,6 @@ TEST(VerifierAnalysesDiff, EquivalentRewritesAndARealChange) {
 }
 
 // ---- the command line ----
-
-int runNfjit(const std::string& args) {
-  std::string cmd = std::string(NFJIT_BINARY) + " " + args + " >/dev/null 2>&1";
-  int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 TEST(VerifierAnalysesCli, WarningOptionsHostOptionsAndCoverPcap) {
   const std::string planted = std::string(NFJIT_SOURCE_DIR) + "/examples/planted/";

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "compiler/frontend/RestoreParser.h"
+#include "tests/support/VerifierFixtures.h"
 #include "verifier/Verifier.h"
 
 namespace nfjit {
@@ -48,16 +49,7 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-Ruleset load(const std::string& text, Family f, const std::string& name) {
-  DiagnosticEngine d(name);
-  ParseOptions po;
-  po.family = f;
-  Ruleset rs = parseRestore(text, po, d);
-  std::string all;
-  for (const auto& x : d.diagnostics()) all += d.format(x) + "\n";
-  EXPECT_FALSE(d.hasErrors()) << all;
-  return rs;
-}
+Ruleset load(const std::string& text, Family f, const std::string&) { return testsupport::parseRules(text, f); }
 
 // The filter chain with the most rules: removing its first rule is the most
 // likely change to matter.

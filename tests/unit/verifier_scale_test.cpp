@@ -12,6 +12,7 @@
 #include "compiler/interp/Interpreter.h"
 #include "verifier/Witness.h"
 #include "verifier/Verifier.h"
+#include "tests/support/VerifierFixtures.h"
 
 namespace nfjit {
 namespace {
@@ -112,11 +113,7 @@ TEST(PermissiveLoad, InterpreterRefusesToEvaluateUnparsedMatches) {
   EXPECT_THROW(in.run("filter", Hook::LocalIn, ctx), std::logic_error);
 }
 
-const verifier::Finding* findAt(const verifier::CheckResult& r, const std::string& name, uint32_t line) {
-  for (const auto& f : r.findings)
-    if (f.name == name && f.rule.loc.line == line) return &f;
-  return nullptr;
-}
+using testsupport::findFinding;
 
 TEST(PermissiveCheck, UnparsedMatchIsAnUnknownNamedInFindings) {
   Parsed p = load(filter("-A INPUT -s 10.0.0.0/8 -j ACCEPT\n" + kMacRule +
@@ -127,14 +124,14 @@ TEST(PermissiveCheck, UnparsedMatchIsAnUnknownNamedInFindings) {
   auto r = verifier::checkRuleset(p.rs);
   // Line 6 is shadowed whatever its unparsed match does; the witness replays
   // under the model's assumption for it.
-  const auto* f = findAt(r, "shadowed", 6);
+  const auto* f = findFinding(r, "shadowed", 6);
   ASSERT_TRUE(f);
   EXPECT_TRUE(f->definite);
   EXPECT_TRUE(f->replayed);
   ASSERT_EQ(f->dependsOn.size(), 1u);
   EXPECT_EQ(f->dependsOn[0], "unparsed --mac-source XX:XX:XX:XX:XX:XX at line 6");
   // Line 8 is reached whenever line 7's unparsed match does not hold.
-  EXPECT_FALSE(findAt(r, "shadowed", 8));
+  EXPECT_FALSE(findFinding(r, "shadowed", 8));
 }
 
 TEST(PermissiveDiff, IdenticalChainsNeedNoSolver) {
@@ -186,7 +183,7 @@ TEST(VerifierScaleCheck, ConcretePacketsDecideReachableRulesSolverTheRest) {
   auto r = verifier::checkRuleset(p.rs);
   EXPECT_EQ(r.stats.pruned, 103u);  // all but the shadowed one, without the solver
   ASSERT_EQ(r.findings.size(), 1u);
-  const auto* f = findAt(r, "shadowed", 108);
+  const auto* f = findFinding(r, "shadowed", 108);
   ASSERT_TRUE(f);
   ASSERT_EQ(f->related.size(), 1u);
   EXPECT_EQ(f->related[0].loc.line, 106u);

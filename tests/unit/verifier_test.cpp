@@ -12,6 +12,7 @@
 #include "compiler/frontend/RestoreParser.h"
 #include "verifier/Report.h"
 #include "verifier/Verifier.h"
+#include "tests/support/VerifierFixtures.h"
 
 namespace nfjit {
 namespace {
@@ -20,20 +21,12 @@ namespace fs = std::filesystem;
 using verifier::CheckResult;
 using verifier::Finding;
 
-Ruleset parse(const std::string& text, Family f = Family::IPv4) {
-  DiagnosticEngine d("test");
-  ParseOptions po;
-  po.family = f;
-  Ruleset rs = parseRestore(text, po, d);
-  std::string all;
-  for (const auto& x : d.diagnostics()) all += d.format(x) + "\n";
-  EXPECT_FALSE(d.hasErrors()) << all;
-  return rs;
-}
+using testsupport::findFinding;
+using testsupport::runNfjit;
+Ruleset parse(const std::string& text, Family f = Family::IPv4) { return testsupport::parseRules(text, f); }
 
 std::string filter(const std::string& body, const std::string& extraChains = "", const char* policy = "DROP") {
-  return std::string("*filter\n:INPUT ") + policy + " [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" +
-         extraChains + body + "COMMIT\n";
+  return testsupport::filterTable(body, {.input = policy, .extraChains = extraChains});
 }
 
 // A definite finding's witness must behave as claimed in the interpreter.
@@ -53,17 +46,8 @@ CheckResult check(const std::string& text, Family f = Family::IPv4) {
   return r;
 }
 
-const Finding* find(const CheckResult& r, const std::string& name, uint32_t line) {
-  for (const auto& f : r.findings)
-    if (f.name == name && f.rule.loc.line == line) return &f;
-  return nullptr;
-}
-
-std::string dump(const CheckResult& r) {
-  std::ostringstream os;
-  verifier::printFindings(os, "test", r);
-  return os.str();
-}
+const Finding* find(const CheckResult& r, const std::string& name, uint32_t line) { return findFinding(r, name, line); }
+std::string dump(const CheckResult& r) { return testsupport::dumpFindings(r); }
 
 // Lines: *filter 1, :INPUT 2, :FORWARD 3, :OUTPUT 4, then extra chains, then rules.
 TEST(VerifierCheck, ShadowedSameAndDifferentAction) {
@@ -355,12 +339,6 @@ TEST(VerifierQuery, WitnessOrProof) {
 
 // ---- the command line ----
 
-int runNfjit(const std::string& args) {
-  std::string cmd = std::string(NFJIT_BINARY) + " " + args + " >/dev/null 2>&1";
-  int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 TEST(VerifierCli, ExitCodes) {
   fs::path dir = fs::temp_directory_path() / ("nfjit_vt_" + std::to_string(getpid()));
   fs::create_directories(dir);
@@ -418,6 +396,51 @@ TEST(VerifierCorpus, SmallFilesCheckCleanly) {
     ++files;
   }
   EXPECT_GT(files, 5);
+}
+
+// A stateful rule that may match anything possibly shadows every later
+// rule: one note on it, all the rules in its folded list, a few examples
+// with replayed witnesses; rules something else may block keep their own.
+TEST(VerifierFold, StatefulBlockerIsOneNote) {
+  std::string body = "-A INPUT -m recent --update --seconds 60 --name bad -j DROP\n";  // 5
+  for (int i = 0; i < 12; ++i) body += "-A INPUT -p tcp -m tcp --dport " + std::to_string(100 + i) + " -j ACCEPT\n";
+  body += "-A FORWARD -m limit --limit 1/s -j DROP\n";                       // 18
+  body += "-A FORWARD -p udp -m udp --dport 53 -j ACCEPT\n";                // 19: too few to fold
+  body += "-A FORWARD -p udp -m udp --dport 54 -j ACCEPT\n";                // 20
+  CheckResult r = check(filter(body));
+  const Finding* note = find(r, "shadowed", 5);
+  ASSERT_TRUE(note) << dump(r);
+  EXPECT_FALSE(note->definite);
+  EXPECT_EQ(note->severity, Severity::Note);
+  EXPECT_NE(note->message.find("12 rules are possibly shadowed only through it"), std::string::npos) << note->message;
+  ASSERT_EQ(note->folded.size(), 12u);
+  for (size_t i = 0; i < 12; ++i) {
+    EXPECT_EQ(note->folded[i].loc.line, 6 + i);
+    EXPECT_FALSE(find(r, "shadowed", static_cast<uint32_t>(6 + i))) << "line " << 6 + i << " folded";
+  }
+  ASSERT_EQ(note->examples.size(), 3u);
+  for (size_t i = 0; i < note->examples.size(); ++i) {
+    const Finding& e = note->examples[i];
+    EXPECT_EQ(e.rule.loc.line, 6 + i);
+    EXPECT_FALSE(e.definite);
+    // Only a possibility: the interpreter's recent table is empty, so the
+    // witness reaches the rule there; it must match the rule it stands for.
+    ASSERT_TRUE(e.witness) << e.rule.loc.line;
+    EXPECT_EQ(e.witness->dport, 100 + i) << e.witness->describe();
+  }
+  EXPECT_TRUE(find(r, "shadowed", 19) && find(r, "shadowed", 20)) << dump(r);
+  // --json lists every folded line and the examples' witnesses.
+  auto j = verifier::findingsJson("t", r);
+  bool seen = false;
+  for (const auto& f : j["findings"])
+    if (f["line"] == 5) {
+      seen = true;
+      EXPECT_EQ(f["folded_lines"].size(), 12u);
+      EXPECT_EQ(f["examples"].size(), 3u);
+      EXPECT_FALSE(f["examples"][0]["witness"].is_null());
+    }
+  EXPECT_TRUE(seen);
+  EXPECT_NE(dump(r).find("for example"), std::string::npos);
 }
 
 }  // namespace
