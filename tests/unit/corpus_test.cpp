@@ -30,61 +30,24 @@
 
 #include "compiler/frontend/Printer.h"
 #include "compiler/frontend/RestoreParser.h"
+#include "tests/support/CorpusManifest.h"
 #include "tests/support/Netns.h"
 
 namespace fs = std::filesystem;
 using nfjit::DiagnosticEngine;
 using nfjit::Family;
 using nfjit::Severity;
+using nfjit::testing::ManifestRow;
 using nfjit::testing::Netns;
 
 namespace {
 
-struct ManifestRow {
-  std::string file;  // relative to corpus/
-  Family family = Family::IPv4;
-  bool kernelAccepts = false;
-  std::string firstError;
-};
 
-// For gtest's messages: the file, not the bytes of the struct.
-void PrintTo(const ManifestRow& r, std::ostream* os) { *os << r.file; }
 
 fs::path corpusDir() { return fs::path(NFJIT_SHARED_DIR) / "corpus"; }
 
-std::vector<ManifestRow> readManifest() {
-  std::vector<ManifestRow> rows;
-  std::ifstream in(corpusDir() / "MANIFEST.tsv");
-  std::string line;
-  bool header = true;
-  while (std::getline(in, line)) {
-    if (header) {
-      header = false;
-      continue;
-    }
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    std::vector<std::string> cols;
-    size_t start = 0;
-    for (;;) {
-      size_t tab = line.find('\t', start);
-      cols.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
-      if (tab == std::string::npos) break;
-      start = tab + 1;
-    }
-    if (cols.size() < 3) continue;
-    ManifestRow r;
-    r.file = cols[0];
-    r.family = cols[1] == "6" ? Family::IPv6 : Family::IPv4;
-    r.kernelAccepts = cols[2] == "accepts";
-    if (cols.size() > 3) r.firstError = cols[3];
-    rows.push_back(std::move(r));
-  }
-  return rows;
-}
-
 const std::vector<ManifestRow>& manifest() {
-  static const auto rows = readManifest();
+  static const auto rows = nfjit::testing::readCorpusManifest(corpusDir());
   return rows;
 }
 

@@ -18,6 +18,7 @@
 #include "runtime/pipeline/HookPipeline.h"
 #include "compiler/jit/Jit.h"
 #include "runtime/pipeline/ConntrackNeeds.h"
+#include "tests/support/CorpusManifest.h"
 #include "tests/support/RandomRuleset.h"
 #include "tests/support/RulesetPackets.h"
 #include "tests/support/Topology.h"
@@ -219,18 +220,10 @@ struct CorpusCase {
 
 std::vector<CorpusCase> statelessCorpus() {
   std::vector<CorpusCase> out;
-  std::ifstream manifest(std::string(NFJIT_SHARED_DIR) + "/corpus/MANIFEST.tsv");
-  std::string line;
-  std::getline(manifest, line);
-  while (std::getline(manifest, line)) {
-    std::istringstream cols(line);
-    std::string file, fam, verdict;
-    std::getline(cols, file, '\t');
-    std::getline(cols, fam, '\t');
-    std::getline(cols, verdict, '\t');
-    if (verdict != "accepts") continue;
-    Family f = fam == "6" ? Family::IPv6 : Family::IPv4;
-    std::string path = std::string(NFJIT_SHARED_DIR) + "/corpus/" + file;
+  for (const ManifestRow& row : readCorpusManifest(std::string(NFJIT_SHARED_DIR) + "/corpus")) {
+    if (!row.kernelAccepts) continue;
+    Family f = row.family;
+    std::string path = std::string(NFJIT_SHARED_DIR) + "/corpus/" + row.file;
     DiagnosticEngine d(path);
     auto text = readInputFile(path, d);
     if (!text) continue;

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "compiler/frontend/RestoreParser.h"
+#include "tests/support/CorpusManifest.h"
 #include "tests/support/VerifierFixtures.h"
 #include "verifier/Verifier.h"
 
@@ -19,26 +20,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CorpusEntry {
-  std::string file;
-  Family family = Family::IPv4;
-};
+using testing::ManifestRow;
 
-void PrintTo(const CorpusEntry& e, std::ostream* os) { *os << e.file; }
-
-std::vector<CorpusEntry> acceptedFiles() {
-  std::vector<CorpusEntry> out;
-  std::ifstream man(fs::path(NFJIT_SHARED_DIR) / "corpus" / "MANIFEST.tsv");
-  std::string line;
-  std::getline(man, line);  // header
-  while (std::getline(man, line)) {
-    std::istringstream ls(line);
-    std::string file, fam, verdict;
-    std::getline(ls, file, '\t');
-    std::getline(ls, fam, '\t');
-    std::getline(ls, verdict, '\t');
-    if (verdict == "accepts") out.push_back({file, fam == "6" ? Family::IPv6 : Family::IPv4});
-  }
+std::vector<ManifestRow> acceptedFiles() {
+  std::vector<ManifestRow> out;
+  for (auto& row : testing::readCorpusManifest(fs::path(NFJIT_SHARED_DIR) / "corpus"))
+    if (row.kernelAccepts) out.push_back(std::move(row));
   return out;
 }
 
@@ -67,10 +54,10 @@ std::pair<size_t, size_t> busiestFilterChain(const Ruleset& rs) {
   return best;
 }
 
-class VerifierOnCorpus : public ::testing::TestWithParam<CorpusEntry> {};
+class VerifierOnCorpus : public ::testing::TestWithParam<ManifestRow> {};
 
 TEST_P(VerifierOnCorpus, CheckDiffAndQuery) {
-  const CorpusEntry& e = GetParam();
+  const ManifestRow& e = GetParam();
   const fs::path path = fs::path(NFJIT_SHARED_DIR) / "corpus" / e.file;
   const std::string text = slurp(path);
   Ruleset rs = load(text, e.family, e.file);
@@ -117,7 +104,7 @@ TEST_P(VerifierOnCorpus, CheckDiffAndQuery) {
   }
 }
 
-std::string testName(const ::testing::TestParamInfo<CorpusEntry>& info) {
+std::string testName(const ::testing::TestParamInfo<ManifestRow>& info) {
   std::string n;
   for (char c : info.param.file) n += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   return n + "_" + std::to_string(info.index);

@@ -12,6 +12,7 @@
 #include "compiler/frontend/RestoreParser.h"
 #include "verifier/Report.h"
 #include "verifier/Verifier.h"
+#include "tests/support/CorpusManifest.h"
 #include "tests/support/VerifierFixtures.h"
 
 namespace nfjit {
@@ -368,18 +369,12 @@ TEST(VerifierCli, ExitCodes) {
 
 TEST(VerifierCorpus, SmallFilesCheckCleanly) {
   fs::path root = fs::path(NFJIT_SHARED_DIR) / "corpus";
-  std::ifstream man(root / "MANIFEST.tsv");
-  if (!man) GTEST_SKIP() << "no corpus";
-  std::string line;
-  std::getline(man, line);
+  const auto rows = testing::readCorpusManifest(root);
+  if (rows.empty()) GTEST_SKIP() << "no corpus";
   int files = 0;
-  while (std::getline(man, line)) {
-    std::istringstream ls(line);
-    std::string file, fam, verdict;
-    std::getline(ls, file, '\t');
-    std::getline(ls, fam, '\t');
-    std::getline(ls, verdict, '\t');
-    if (verdict != "accepts") continue;
+  for (const auto& row : rows) {
+    if (!row.kernelAccepts) continue;
+    const std::string& file = row.file;
     std::ifstream in(root / file);
     std::stringstream ss;
     ss << in.rdbuf();
@@ -387,7 +382,7 @@ TEST(VerifierCorpus, SmallFilesCheckCleanly) {
     if (std::count(text.begin(), text.end(), '\n') > 300) continue;
     DiagnosticEngine d(file);
     ParseOptions po;
-    po.family = fam == "6" ? Family::IPv6 : Family::IPv4;
+    po.family = row.family;
     Ruleset rs = parseRestore(text, po, d);
     if (d.hasErrors()) continue;
     SCOPED_TRACE(file);
