@@ -12,23 +12,12 @@
 
 #include "compiler/frontend/RestoreParser.h"
 #include "runtime/pipeline/HookPipeline.h"
+#include "tests/support/RulesetFixture.h"
 #include "verifier/HostModel.h"
 #include "verifier/Report.h"
 #include "verifier/Verifier.h"
 
 namespace nfjit::testsupport {
-
-// A ruleset in iptables-save form that must parse without errors.
-inline Ruleset parseRules(const std::string& text, Family f = Family::IPv4) {
-  DiagnosticEngine d("test");
-  ParseOptions po;
-  po.family = f;
-  Ruleset rs = parseRestore(text, po, d);
-  std::string all;
-  for (const auto& x : d.diagnostics()) all += d.format(x) + "\n";
-  EXPECT_FALSE(d.hasErrors()) << all;
-  return rs;
-}
 
 // Lines: *filter 1, :INPUT 2, :FORWARD 3, :OUTPUT 4, then extraChains'
 // declarations, then the body.

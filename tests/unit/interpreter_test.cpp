@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "compiler/frontend/RestoreParser.h"
+#include "tests/support/RulesetFixture.h"
 #include "compiler/interp/Interpreter.h"
 #include "runtime/packet/PacketParser.h"
 #include "tests/support/PacketBuilder.h"
@@ -12,16 +13,7 @@ namespace {
 
 using testing::PacketSpec;
 
-Ruleset parse(const std::string& text, Family f = Family::IPv4) {
-  DiagnosticEngine d("test");
-  ParseOptions po;
-  po.family = f;
-  Ruleset rs = parseRestore(text, po, d);
-  std::string all;
-  for (const auto& x : d.diagnostics()) all += d.format(x) + "\n";
-  EXPECT_FALSE(d.hasErrors()) << all;
-  return rs;
-}
+Ruleset parse(const std::string& text, Family f = Family::IPv4) { return testsupport::parseRules(text, f); }
 
 struct Run {
   TraversalResult res;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "compiler/frontend/RestoreParser.h"
+#include "tests/support/RulesetFixture.h"
 #include "compiler/interp/Interpreter.h"
 #include "compiler/jit/Jit.h"
 #include "runtime/packet/PacketParser.h"
@@ -21,16 +22,7 @@ namespace {
 using testing::PacketSpec;
 using testing::Rng;
 
-Ruleset parse(const std::string& text, Family f) {
-  DiagnosticEngine d("test");
-  ParseOptions po;
-  po.family = f;
-  Ruleset rs = parseRestore(text, po, d);
-  std::string all;
-  for (const auto& x : d.diagnostics()) all += d.format(x) + "\n";
-  EXPECT_FALSE(d.hasErrors()) << all << text;
-  return rs;
-}
+Ruleset parse(const std::string& text, Family f) { return testsupport::parseRules(text, f); }
 
 // FORWARD jumps to chain c; c's rules have no target, so a traversal lists
 // every rule of c that matches.
