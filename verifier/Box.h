@@ -51,6 +51,14 @@ struct Box {
       if (p[i] < d[i].lo || p[i] > d[i].hi) return false;
     return true;
   }
+  // Every point of `inner` is in this box.
+  bool contains(const Box& inner) const {
+    if (inner.empty) return true;
+    if (empty) return false;
+    for (int i = 0; i < kNumDims; ++i)
+      if (d[i].lo > inner.d[i].lo || d[i].hi < inner.d[i].hi) return false;
+    return true;
+  }
   bool meets(const Box& o) const {
     if (empty || o.empty) return false;
     for (int i = 0; i < kNumDims; ++i)

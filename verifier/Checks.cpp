@@ -357,19 +357,11 @@ class Checker {
       const Occurrence& q = tr.occs[qi];
       if (q.parent != o.parent || q.action != Action::Terminal) continue;
       const LoweredRule& lq = model_.lowered(q.table, q.chain, q.rule);
-      if (!lq.unknowns.empty() || !covers(q.pathBox, o.pathBox)) continue;
+      if (!lq.unknowns.empty() || !q.pathBox.contains(o.pathBox)) continue;
       ++tried;
       if (hs_.check(lo.cond && !lq.cond, tr.hook) == z3::unsat) return static_cast<int>(qi);
     }
     return -1;
-  }
-
-  static bool covers(const Box& outer, const Box& inner) {
-    if (inner.empty) return true;
-    if (outer.empty) return false;
-    for (int i = 0; i < kNumDims; ++i)
-      if (outer.d[i].lo > inner.d[i].lo || outer.d[i].hi < inner.d[i].hi) return false;
-    return true;
   }
 
   // A rule that lets the packet go on changed (MARK, TTL, DSCP...): only

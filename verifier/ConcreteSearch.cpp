@@ -158,9 +158,7 @@ bool ConcreteSearch::coversForced(const Occurrence& o, const Box& box) const {
   if (!lr.boxExact || o.pathBox.empty) return false;
   for (const auto& u : lr.unknowns)
     if (!statefulVars_.count(u.var.id())) return false;
-  for (int d = 0; d < kNumDims; ++d)
-    if (o.pathBox.d[d].lo > box.d[d].lo || o.pathBox.d[d].hi < box.d[d].hi) return false;
-  return true;
+  return o.pathBox.contains(box);
 }
 
 int ConcreteSearch::forcedBlocker(const Traversal& tr, size_t target) const {

@@ -174,17 +174,15 @@ int32_t residual(const Snapshot& s, const Group& g, uint32_t local, const JitKey
   return s.callback(rt, g.rules[local], p.callbackFrom);
 }
 
-// Word w of a packed row (its non-zero words only) whose summary is `sum`;
-// bit w of the summary must be set.
-inline uint64_t rowWord(const uint64_t* packed, const uint64_t* sum, uint32_t w) {
-  uint32_t si = w / 64, idx = uint32_t(std::popcount(sum[si] & ((uint64_t(1) << (w % 64)) - 1)));
-  for (uint32_t k = 0; k < si; ++k) idx += uint32_t(std::popcount(sum[k]));
-  return packed[idx];
-}
+// Where word w of a packed row (its non-zero words only) whose summary is
+// `sum` is stored; bit w of the summary must be set.
 inline const uint64_t* rowWordPtr(const uint64_t* packed, const uint64_t* sum, uint32_t w) {
   uint32_t si = w / 64, idx = uint32_t(std::popcount(sum[si] & ((uint64_t(1) << (w % 64)) - 1)));
   for (uint32_t k = 0; k < si; ++k) idx += uint32_t(std::popcount(sum[k]));
   return packed + idx;
+}
+inline uint64_t rowWord(const uint64_t* packed, const uint64_t* sum, uint32_t w) {
+  return *rowWordPtr(packed, sum, w);
 }
 
 // The search specialised on the number of dimensions (ND == 0: a chain
