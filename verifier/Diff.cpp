@@ -15,6 +15,7 @@
 
 #include "verifier/Checks.h"
 #include "verifier/HostModel.h"
+#include "verifier/TraversalSlices.h"
 
 namespace nfjit::verifier {
 
@@ -140,14 +141,24 @@ bool anyUnknown(const ChainModel& m, const Traversal& tr) {
   return false;
 }
 
-// The boxes of the changed occurrences (those whose parent is changed too
-// lie inside their parent's box).
-std::vector<Box> changedBoxes(const Traversal& tr, const std::vector<bool>& changed) {
+// Where the changed occurrences can make a difference: the boxes of those
+// that decide, leave their chain or change the packet. A packet that
+// matches none of them passes every changed jump as a no-op (its callee
+// neither decides nor changes it), and a changed LOG or counting rule
+// decides nothing, so it takes the same verdict in both versions. A changed
+// jump's callee is changed too (aligned pairs need aligned parents), and
+// its occurrences' boxes lie inside the jump's.
+std::vector<Box> changedBoxes(const ChainModel& m, const Traversal& tr, const std::vector<bool>& changed) {
+  const Ruleset& rs = m.ruleset();
   std::vector<Box> out;
   for (size_t i = 0; i < tr.occs.size(); ++i) {
-    int p = tr.occs[i].parent;
-    if (!changed[i] || (p >= 0 && changed[static_cast<size_t>(p)])) continue;
-    if (!tr.occs[i].pathBox.empty) out.push_back(tr.occs[i].pathBox);
+    const Occurrence& o = tr.occs[i];
+    if (!changed[i] || o.pathBox.empty || o.action == Action::Jump) continue;
+    if (o.action == Action::Continue) {
+      TargetEffect eff = targetEffect(rs.tables[o.table].chains[o.chain].rules[o.rule].target, rs.family);
+      if (!eff.setsMark && eff.known) continue;
+    }
+    out.push_back(o.pathBox);
   }
   return out;
 }
@@ -168,6 +179,99 @@ z3::check_result findWitness(HookSolver& hs, const SymPacket& pkt, const std::op
   if (host && hs.checkNice(e, h, {hostPreference(pkt, *host, h)}) == z3::sat) return z3::sat;
   return hs.checkNice(e, h);
 }
+
+// The same for a goal given as literals (HookSolver::literalFor).
+z3::check_result findWitness(HookSolver& hs, const SymPacket& pkt, const std::optional<HostModel>& host,
+                             std::vector<z3::expr> goal, Hook h) {
+  z3::expr yes = hs.solver().ctx().bool_val(true);
+  if (host) {
+    goal.push_back(hs.literalFor(hostPreference(pkt, *host, h)));
+    if (hs.checkNice(yes, h, goal) == z3::sat) return z3::sat;
+    goal.pop_back();
+  }
+  return hs.checkNice(yes, h, goal);
+}
+
+// One region's question: within `inside`, the condition of each verdict
+// label in the old and in the new version.
+struct RegionVerdicts {
+  z3::expr inside;
+  std::map<std::string, z3::expr> o, n;
+};
+
+std::map<std::string, z3::expr> labelConditions(const ChainModel& m, const WalkResult& w) {
+  std::map<std::string, z3::expr> out;
+  for (const auto& [l, e] : w.decided)
+    if (!out.count(l)) out.emplace(l, m.verdict(w, l));
+  return out;
+}
+
+// One walk ends with one label: stating it spares the solver from deriving
+// it through the first-match chain in every query.
+void assertExclusive(z3::solver& s, const std::map<std::string, z3::expr>& labels) {
+  for (auto x = labels.begin(); x != labels.end(); ++x)
+    for (auto y = std::next(x); y != labels.end(); ++y) s.add(!(x->second && y->second));
+}
+
+const std::string kFell = "\x01" "fell";  // a block's "fell off its end"
+
+// Both versions as sequences of top-level blocks (verifier/TraversalSlices.h)
+// restricted to the region: a block with the same content in both is walked
+// once, and each version's verdict composes its blocks' outcomes in its own
+// order. Exact as long as no block but the last can change the mark (later
+// blocks are walked with the entry mark) or end the chain with a top-level
+// RETURN or GOTO; otherwise none.
+class BlockComposer {
+ public:
+  BlockComposer(const Box& region, HookSolver& hs) : region_(region), hs_(hs) {}
+
+  std::optional<std::map<std::string, z3::expr>> verdicts(const ChainModel& m, const Traversal& tr,
+                                                          const std::vector<std::string>& keys) {
+    z3::context& c = hs_.solver().ctx();
+    const Ruleset& rs = m.ruleset();
+    auto blocks = topLevelBlocks(tr);
+    z3::expr reach = c.bool_val(true);
+    std::map<std::string, z3::expr_vector> terms;
+    for (size_t k = 0; k < blocks.size(); ++k) {
+      const auto [begin, end] = blocks[k];
+      const bool last = k + 1 == blocks.size();
+      bool meets = false;
+      for (size_t i = begin; i < end; ++i) {
+        const Occurrence& o = tr.occs[i];
+        meets = meets || o.pathBox.meets(region_);
+        if (!last && targetEffect(rs.tables[o.table].chains[o.chain].rules[o.rule].target, rs.family).setsMark)
+          return std::nullopt;
+      }
+      if (!meets) continue;  // no packet of the region matches anything in it
+      std::string content;
+      for (size_t i = begin; i < end; ++i) content += keys[i] + "\n";
+      auto it = outcomes_.find(content);
+      if (it == outcomes_.end()) {
+        Traversal block = sliceTraversal(tr, begin, end, kFell);
+        if (!leavesOnlyAtEnd(block)) return std::nullopt;
+        WalkOptions opt;
+        opt.filter = &region_;
+        it = outcomes_.emplace(content, labelConditions(m, m.walk(block, opt))).first;
+        assertExclusive(hs_.solver(), it->second);
+      }
+      for (const auto& [l, e] : it->second) {
+        if (l == kFell) continue;
+        terms.try_emplace(l, c).first->second.push_back(reach && e);
+      }
+      auto fell = it->second.find(kFell);
+      reach = fell == it->second.end() ? c.bool_val(false) : reach && fell->second;
+    }
+    terms.try_emplace(tr.policyLabel, c).first->second.push_back(reach);
+    std::map<std::string, z3::expr> out;
+    for (auto& [l, v] : terms) out.emplace(l, z3::mk_or(v));
+    return out;
+  }
+
+ private:
+  const Box& region_;
+  HookSolver& hs_;
+  std::map<std::string, std::map<std::string, z3::expr>> outcomes_;  // by block content
+};
 
 }  // namespace
 
@@ -217,12 +321,20 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
     // The regions to compare: everything, or only the changed occurrences'
     // boxes when both versions have the chain and it can be aligned.
     std::vector<std::optional<Box>> regions = {std::nullopt};
-    if (to && tn && to->policyLabel == tn->policyLabel && !hasHavoc(mo, *to) && !hasHavoc(mn, *tn)) {
-      auto ko = occurrenceKeys(mo, *to), kn = occurrenceKeys(mn, *tn);
+    std::vector<std::string> ko, kn;
+    const bool sliceable = to && tn && to->policyLabel == tn->policyLabel && !hasHavoc(mo, *to) && !hasHavoc(mn, *tn);
+    if (sliceable) {
+      ko = occurrenceKeys(mo, *to), kn = occurrenceKeys(mn, *tn);
       Alignment al = align(*to, ko, *tn, kn);
-      std::vector<Box> boxes = changedBoxes(*to, al.changedA);
-      for (const Box& b : changedBoxes(*tn, al.changedB)) boxes.push_back(b);
+      std::vector<Box> boxes = changedBoxes(mo, *to, al.changedA);
+      for (const Box& b : changedBoxes(mn, *tn, al.changedB)) boxes.push_back(b);
       regions.clear();
+      // A moved rule leaves the same box in both versions.
+      std::vector<Box> distinct;
+      for (const Box& b : boxes)
+        if (std::none_of(distinct.begin(), distinct.end(), [&](const Box& d) { return d.contains(b); }))
+          distinct.push_back(b);
+      boxes = std::move(distinct);
       if (boxes.size() > kMaxBoxes) {
         Box hull = Box::none();
         for (const Box& b : boxes) hull = hull.hull(b);
@@ -248,48 +360,72 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
     bool undecided = false;
     for (const auto& region : regions) {
       const Box* filter = region ? &*region : nullptr;
-      WalkResult wo = walkOf(mo, to, filter), wn = walkOf(mn, tn, filter);
-      if (!region) d.definite = wo.unknowns.empty() && wn.unknowns.empty();
-      z3::expr inside = region ? boxCondition(pkt, *region) : c.bool_val(true);
+      std::optional<RegionVerdicts> rv;
+      if (region && sliceable) {
+        BlockComposer blocks(*region, hs);
+        auto vo = blocks.verdicts(mo, *to, ko), vn = blocks.verdicts(mn, *tn, kn);
+        if (vo && vn) rv = RegionVerdicts{boxCondition(pkt, *region), std::move(*vo), std::move(*vn)};
+      }
+      if (!rv) {
+        WalkResult wo = walkOf(mo, to, filter), wn = walkOf(mn, tn, filter);
+        if (!region) d.definite = wo.unknowns.empty() && wn.unknowns.empty();
+        rv = RegionVerdicts{region ? boxCondition(pkt, *region) : c.bool_val(true), labelConditions(mo, wo),
+                            labelConditions(mn, wn)};
+      }
       std::set<std::string> lo, ln;
-      for (const auto& [l, e] : wo.decided) lo.insert(l);
-      for (const auto& [l, e] : wn.decided) ln.insert(l);
-      // One query for the whole region first: most regions hold no difference.
-      z3::expr_vector anyPair(c);
+      for (const auto& [l, e] : rv->o) lo.insert(l);
+      for (const auto& [l, e] : rv->n) ln.insert(l);
+      // Each verdict condition is asserted once behind a literal: the queries
+      // below differ only in their assumptions, so the solver bit-blasts the
+      // two walks once per region instead of once per query.
+      std::map<std::string, z3::expr> litO, litN;
+      for (const auto& [a, e] : rv->o) litO.emplace(a, hs.literalFor(e));
+      for (const auto& [b, e] : rv->n) litN.emplace(b, hs.literalFor(e));
+      const z3::expr litInside = hs.literalFor(rv->inside);
+      // Ask for any differing pair not found yet; the model names one, which
+      // gets a readable witness and leaves the set. The last query, the
+      // proof that no pair is left, is the only unsatisfiable one.
+      std::set<std::pair<std::string, std::string>> open;
       for (const auto& a : lo)
         for (const auto& b : ln)
-          if (a != b && !found.count({a, b})) anyPair.push_back(mo.verdict(wo, a) && mn.verdict(wn, b));
-      if (anyPair.empty()) continue;
-      auto pre = hs.check(inside && z3::mk_or(anyPair), h);
-      if (pre == z3::unsat) continue;
-      bool timedOut = pre == z3::unknown;
-      for (const auto& a : lo)
-        for (const auto& b : ln) {
-          if (a == b || found.count({a, b})) continue;
-          z3::expr e = inside && mo.verdict(wo, a) && mn.verdict(wn, b);
-          auto res = findWitness(hs, pkt, opts.host, e, h);
-          if (res == z3::unknown) timedOut = true;
-          if (res != z3::sat) continue;
-          Difference diff;
-          diff.witness = witnessFromModel(hs.lastModel(), pkt);
-          mo.assumeUnparsed(hs.lastModel(), diff.witness);
-          mn.assumeUnparsed(hs.lastModel(), diff.witness);
-          diff.oldVerdict = a;
-          diff.newVerdict = b;
-          auto ti = tableIndex(oldRs, table), tj = tableIndex(newRs, table);
-          Replay ro, rn;
-          if (ti) ro = replay(oldRs, *ti, h, diff.witness);
-          else ro.ok = true, ro.verdict = ro.label = "ACCEPT";
-          if (tj) rn = replay(newRs, *tj, h, diff.witness);
-          else rn.ok = true, rn.verdict = rn.label = "ACCEPT";
-          // By label, not kernel verdict: DROP and REJECT differ on the wire.
-          diff.oldReplay = ro.label;
-          diff.newReplay = rn.label;
-          diff.oldRules = decider(oldRs, ro);
-          diff.newRules = decider(newRs, rn);
-          diff.replayed = ro.ok && rn.ok && a == ro.label && b == rn.label;
-          found.emplace(std::make_pair(a, b), std::move(diff));
-        }
+          if (a != b && !found.count({a, b})) open.insert({a, b});
+      bool timedOut = false;
+      while (!open.empty()) {
+        z3::expr_vector anyPair(c);
+        for (const auto& [a, b] : open) anyPair.push_back(litO.at(a) && litN.at(b));
+        auto res = hs.check(c.bool_val(true), h, {litInside, hs.literalFor(z3::mk_or(anyPair))});
+        if (res == z3::unknown) timedOut = true;
+        if (res != z3::sat) break;
+        std::optional<std::pair<std::string, std::string>> pair;
+        for (const auto& ab : open)
+          if (hs.lastModel().eval(litO.at(ab.first) && litN.at(ab.second), true).is_true()) pair = ab;
+        if (!pair) throw std::logic_error("diff: the model satisfies no verdict pair");
+        open.erase(*pair);
+        const auto& [a, b] = *pair;
+        const z3::model any = hs.lastModel();
+        // A readable witness where the solver finds one in time; the pair's own model otherwise.
+        const bool nice = findWitness(hs, pkt, opts.host, {litInside, litO.at(a), litN.at(b)}, h) == z3::sat;
+        const z3::model& model = nice ? hs.lastModel() : any;
+        Difference diff;
+        diff.witness = witnessFromModel(model, pkt);
+        mo.assumeUnparsed(model, diff.witness);
+        mn.assumeUnparsed(model, diff.witness);
+        diff.oldVerdict = a;
+        diff.newVerdict = b;
+        auto ti = tableIndex(oldRs, table), tj = tableIndex(newRs, table);
+        Replay ro, rn;
+        if (ti) ro = replay(oldRs, *ti, h, diff.witness);
+        else ro.ok = true, ro.verdict = ro.label = "ACCEPT";
+        if (tj) rn = replay(newRs, *tj, h, diff.witness);
+        else rn.ok = true, rn.verdict = rn.label = "ACCEPT";
+        // By label, not kernel verdict: DROP and REJECT differ on the wire.
+        diff.oldReplay = ro.label;
+        diff.newReplay = rn.label;
+        diff.oldRules = decider(oldRs, ro);
+        diff.newRules = decider(newRs, rn);
+        diff.replayed = ro.ok && rn.ok && a == ro.label && b == rn.label;
+        found.emplace(*pair, std::move(diff));
+      }
       // The solver gave up: "equivalent" would be a guess.
       if (timedOut) undecided = true;
     }
