@@ -394,7 +394,10 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
         z3::expr_vector anyPair(c);
         for (const auto& [a, b] : open) anyPair.push_back(litO.at(a) && litN.at(b));
         auto res = hs.check(c.bool_val(true), h, {litInside, hs.literalFor(z3::mk_or(anyPair))});
-        if (res == z3::unknown) timedOut = true;
+        if (res == z3::unknown) {
+          timedOut = true;
+          if (stats) ++stats->timeouts;
+        }
         if (res != z3::sat) break;
         std::optional<std::pair<std::string, std::string>> pair;
         for (const auto& ab : open)

@@ -119,6 +119,7 @@ namespace nfjit::verifier {
 struct DiffStats {
   size_t solverCalls = 0;
   size_t identicalChains = 0;  // decided equal without the solver (same rules, same order)
+  size_t timeouts = 0;         // queries the solver gave up on (their chains are not definite)
 };
 std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, const std::string& table,
                                     DiffStats* stats);
