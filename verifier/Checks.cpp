@@ -432,10 +432,9 @@ class Checker {
     wo.stopAt = static_cast<int>(ref.occ);
     wo.filter = &o.pathBox;
     wo.guards = true;
-    // An empty path box (the jumps that lead here contradict the rule)
-    // filters out the callers themselves: walk unfiltered then.
-    if (o.pathBox.empty) wo.filter = nullptr;
-    WalkResult w = knownBlocker >= 0 ? WalkResult{} : model_.walk(tr, wo);
+    // An empty path box: the jumps that lead here contradict the rule, for
+    // every behaviour of unknown matches, so no earlier rule is to blame.
+    WalkResult w = knownBlocker >= 0 || o.pathBox.empty ? WalkResult{} : model_.walk(tr, wo);
     std::vector<z3::expr> extra;
     std::map<unsigned, int> guardOcc;
     for (const auto& [g, oi] : w.guards) {
