@@ -2,6 +2,7 @@
 #include "verifier/Anomalies.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <map>
 #include <set>
@@ -10,6 +11,7 @@
 #include "compiler/frontend/Printer.h"
 #include "compiler/frontend/RestoreParser.h"
 #include "verifier/Checks.h"
+#include "verifier/ConcreteSearch.h"
 #include "verifier/HostModel.h"
 
 namespace nfjit::verifier {
@@ -39,8 +41,15 @@ class AnomalyFinder {
         ifs_(ifaceUniverse(rs, hostRules_)),
         pkt_(c_, rs.family, ifs_),
         model_(c_, rs, pkt_, "a"),
-        hs_(c_, pkt_) {
-    if (opts.host) addHostConstraints(hs_, pkt_, *opts.host);
+        hs_(c_, pkt_),
+        search_(model_, rs.family) {
+    if (opts.host) {
+      addHostConstraints(hs_, pkt_, *opts.host);
+      std::array<z3::expr, 5> byHook = {c_.bool_val(true), c_.bool_val(true), c_.bool_val(true), c_.bool_val(true),
+                                        c_.bool_val(true)};
+      for (int h = 0; h < 5; ++h) byHook[static_cast<size_t>(h)] = hostConstraint(pkt_, *opts.host, static_cast<Hook>(h));
+      search_.setHostConstraints(byHook);
+    }
     for (const auto& tr : model_.traversals()) {
       WalkOptions wo;
       wo.define = &hs_.solver();
@@ -57,6 +66,7 @@ class AnomalyFinder {
   void run() {
     const auto& A = opts_.analyses;
     if (A.count("redundant")) redundant();
+    out_.stats.pruned += refuted_;
     if (A.count("conflict") || A.count("generalization")) overlaps(A.count("conflict") > 0, A.count("generalization") > 0);
   }
 
@@ -128,8 +138,13 @@ class AnomalyFinder {
         if (o.action == Action::Terminal) byRule[{o.table, o.chain, o.rule}].push_back({ti, oi});
       }
     std::set<RuleKey> removed(dead_.begin(), dead_.end());
+    // The same per occurrence, for the concrete search.
+    std::vector<std::vector<bool>> removedOcc(travs.size());
+    for (size_t ti = 0; ti < travs.size(); ++ti)
+      for (const Occurrence& o : travs[ti].occs) removedOcc[ti].push_back(removed.count({o.table, o.chain, o.rule}) > 0);
     size_t solved = 0, unexamined = 0;
     for (const auto& [key, occs] : byRule) {
+      reachedBy_.clear();
       bool all = !occs.empty();
       for (const auto& [ti, oi] : occs) {
         const Occurrence& o = travs[ti].occs[oi];
@@ -138,13 +153,14 @@ class AnomalyFinder {
           all = false;
           break;
         }
-        if (skipped(o) || !redundantAt(ti, oi, removed, solved)) {
+        if (skipped(o) || !redundantAt(ti, oi, removed, removedOcc[ti], solved)) {
           all = false;
           break;
         }
       }
       if (!all) continue;
       removed.insert(key);
+      for (const auto& [ti, oi] : occs) removedOcc[ti][oi] = true;
       reportRedundant(occs.front().first, occs.front().second, removed);
     }
     if (unexamined)
@@ -152,7 +168,8 @@ class AnomalyFinder {
                                   " rules; " + std::to_string(unexamined) + " rules were not examined");
   }
 
-  bool redundantAt(size_t ti, size_t oi, const std::set<RuleKey>& removed, size_t& solved) {
+  bool redundantAt(size_t ti, size_t oi, const std::set<RuleKey>& removed, std::vector<bool>& removedHere,
+                   size_t& solved) {
     const Traversal& tr = model_.traversals()[ti];
     const Occurrence& o = tr.occs[oi];
     // Without the rule its (reachable) packets go on to later rules or the
@@ -164,6 +181,26 @@ class AnomalyFinder {
                  !removed.count({x.table, x.chain, x.rule});
     }
     if (!possible) return false;
+    // A concrete packet that reaches the rule and gets another verdict
+    // without it refutes redundancy without the solver (most rules).
+    if (search_.reaches(tr, oi)) {
+      Witness w = search_.lastPacket();
+      // What the search assumed: the unknown matches on its path hold.
+      for (int p = static_cast<int>(oi); p >= 0; p = tr.occs[static_cast<size_t>(p)].parent) {
+        const Occurrence& x = tr.occs[static_cast<size_t>(p)];
+        for (const auto& u : model_.lowered(x.table, x.chain, x.rule).unknowns)
+          if (u.ext) w.assumed.push_back({u.ext, true});
+      }
+      reachedBy_[{ti, oi}] = std::move(w);
+      const bool was = removedHere[oi];
+      removedHere[oi] = true;
+      auto without = search_.outcomeWithout(tr, removedHere);
+      removedHere[oi] = was;
+      if (without && *without != o.label) {
+        ++refuted_;
+        return false;
+      }
+    }
     ++solved;
     WalkOptions wo;
     wo.filter = &o.pathBox;
@@ -208,13 +245,18 @@ class AnomalyFinder {
     f.hook = tr.hook;
     f.message = "rule is redundant: removing it changes no verdict";
     f.witnessRole = "decided by this rule; without it (and the other redundant or shadowed rules) it gets the same verdict";
-    if (findWitness(defs_[ti].activeAt[oi] && defs_[ti].matchAt[oi], tr.hook) != z3::sat) {
+    // The concrete packet that reached the rule in redundantAt, else the solver's.
+    auto known = reachedBy_.find({ti, oi});
+    std::optional<Witness> packet;
+    if (known != reachedBy_.end()) packet = known->second;
+    else if (findWitness(defs_[ti].activeAt[oi] && defs_[ti].matchAt[oi], tr.hook) == z3::sat) packet = witnessNow();
+    if (!packet) {
       // Possible under a host model that the base analyses do not apply.
       f.message = "rule is redundant: no packet of this host model reaches it";
       f.witnessRole = "none: no packet reaches the rule";
       f.replayed = true;
     } else {
-      Witness w = witnessNow();
+      Witness w = std::move(*packet);
       Replay with = replay(rs_, o.table, tr.hook, w);
       std::string cls = verdictClass(o.label);
       Ruleset& copy = reducedCopy();
@@ -393,6 +435,10 @@ class AnomalyFinder {
   SymPacket pkt_;
   ChainModel model_;
   HookSolver hs_;
+  ConcreteSearch search_;
+  size_t refuted_ = 0;  // -Wredundant candidates refuted by a concrete packet
+  // Per rule examined: a concrete packet that reaches each occurrence.
+  std::map<std::pair<size_t, size_t>, Witness> reachedBy_;
   std::vector<WalkResult> defs_;
   std::set<RuleKey> dead_;
   std::set<std::pair<size_t, size_t>> deadChains_;

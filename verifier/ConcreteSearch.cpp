@@ -89,6 +89,10 @@ ConcreteSearch::Res ConcreteSearch::run(const Traversal& tr, size_t begin, size_
     const Occurrence& o = tr.occs[i];
     const bool nests = o.action == Action::Jump || o.action == Action::Goto;
     const size_t next = nests ? o.calleeEnd : i + 1;
+    if (skip_ && (*skip_)[i]) {
+      i = next;
+      continue;
+    }
     if (i == target_) return {matches(tr, i) == 1 ? Out::Reached : Out::GiveUp};
     const bool holdsTarget = nests && target_ > i && target_ < o.calleeEnd;
     int m = o.pathBox.contains(p_.v) ? matches(tr, i) : 0;
@@ -151,6 +155,22 @@ Witness ConcreteSearch::lastPacket() const {
   w.mark = p_.mark;
   buildBytes(w);
   return w;
+}
+
+std::optional<std::string> ConcreteSearch::outcomeWithout(const Traversal& tr, const std::vector<bool>& skip) {
+  const size_t target = target_;
+  target_ = SIZE_MAX;
+  skip_ = &skip;
+  mark_ = p_.mark;
+  Res r = run(tr, 0, tr.occs.size());
+  skip_ = nullptr;
+  target_ = target;
+  switch (r.out) {
+    case Out::Blocked: return tr.occs[static_cast<size_t>(r.by)].label;
+    case Out::Fell:
+    case Out::Exited: return tr.policyLabel;  // a top-level RETURN ends with the policy too
+    default: return std::nullopt;
+  }
 }
 
 bool ConcreteSearch::coversForced(const Occurrence& o, const Box& box) const {

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -37,6 +38,10 @@ class ConcreteSearch {
   void setHostConstraints(const std::array<z3::expr, 5>& byHook) { host_.emplace(byHook); }
   // The packet of the last successful reaches(), as a witness (bytes built).
   Witness lastPacket() const;
+  // After a successful reaches(): the label the traversal gives that packet
+  // (unknown matches behaving as they did) with the occurrences marked in
+  // `skip` left out. None when the search cannot tell.
+  std::optional<std::string> outcomeWithout(const Traversal& tr, const std::vector<bool>& skip);
   size_t packetsTried = 0;
 
  private:
@@ -68,6 +73,7 @@ class ConcreteSearch {
   size_t target_ = 0;
   bool statefulOn_ = true;
   bool coversForced(const Occurrence& o, const Box& box) const;
+  const std::vector<bool>* skip_ = nullptr;  // outcomeWithout: occurrences left out
   Point p_;
   uint32_t mark_ = 0;
   std::unordered_set<unsigned> trueVars_;  // own and ancestors' unknowns
