@@ -11,6 +11,7 @@
 #include "runtime/io/Pcap.h"
 #include "runtime/io/Pcapng.h"
 #include "runtime/packet/FrameParser.h"
+#include "tests/support/TempDir.h"
 #include "tests/support/Netns.h"
 #include "tests/support/PacketBuilder.h"
 
@@ -35,19 +36,6 @@ std::vector<uint8_t> ethernet(const std::vector<uint8_t>& ip, Family f, std::vec
   return fr;
 }
 
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    char tmpl[] = "/tmp/nfjit-replay-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string file(const std::string& name, const std::string& content = {}) const {
-    auto p = (dir / name).string();
-    if (!content.empty()) std::ofstream(p) << content;
-    return p;
-  }
-};
 
 void writePcap(const std::string& path, const std::vector<std::vector<uint8_t>>& frames) {
   PcapWriter w(path, 1);
@@ -80,7 +68,7 @@ COMMIT
 )";
 
 TEST(Replay, CountersTraceAndOutput) {
-  TempDir t;
+  testsupport::TempDir t("nfjit-replay");
   auto rules = t.file("r.rules", kRules);
   PacketSpec web;  // forwarded
   web.dport = 80;
@@ -119,7 +107,7 @@ TEST(Replay, CountersTraceAndOutput) {
   EXPECT_EQ(lines[4]["fate"], "not-ip");
   EXPECT_EQ(lines[5]["fate"], "malformed");
 
-  std::ifstream cf(t.dir / "counters.txt");
+  std::ifstream cf(t.path() / "counters.txt");
   std::string counters((std::istreambuf_iterator<char>(cf)), {});
   EXPECT_NE(counters.find("[1:40] -A INPUT -p tcp -m tcp --dport 22 -j REJECT --reject-with tcp-reset"), std::string::npos)
       << counters;
@@ -140,7 +128,7 @@ TEST(Replay, CountersTraceAndOutput) {
 }
 
 TEST(Replay, RejectsStatefulRulesetsAndBadInput) {
-  TempDir t;
+  testsupport::TempDir t("nfjit-replay");
   auto rules = t.file("ct.rules", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT\n");
   auto in = t.file("in.pcap");
   writePcap(in, {});
@@ -165,7 +153,7 @@ TEST(Replay, RejectsStatefulRulesetsAndBadInput) {
 }
 
 TEST(Replay, EnginesGiveIdenticalCounters) {
-  TempDir t;
+  testsupport::TempDir t("nfjit-replay");
   auto rules = t.file("r.rules", kRules);
   std::vector<std::vector<uint8_t>> frames;
   for (uint16_t port : {22, 53, 79, 80, 81, 443}) {
@@ -192,7 +180,7 @@ TEST(Replay, EnginesGiveIdenticalCounters) {
 }
 
 TEST(Replay, PcapngCarriesInterfaces) {
-  TempDir t;
+  testsupport::TempDir t("nfjit-replay");
   auto rules = t.file("r.rules",
                       "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -i lan9 -o out0 -j ACCEPT\n-A FORWARD -i in0 -j DROP\nCOMMIT\n");
   auto in = t.file("in.pcapng");
@@ -218,7 +206,7 @@ TEST(Replay, PcapngCarriesInterfaces) {
 }
 
 TEST(Replay, MalformedPcapngIsReported) {
-  TempDir t;
+  testsupport::TempDir t("nfjit-replay");
   auto ok = t.file("ok.rules", "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n");
   // A section header followed by a block whose length runs past the file.
   std::string bad("\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x4d\x3c\x2b\x1a\x01\x00\x00\x00"

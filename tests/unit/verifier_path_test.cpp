@@ -13,6 +13,7 @@
 
 #include "compiler/frontend/RestoreParser.h"
 #include "runtime/pipeline/HookPipeline.h"
+#include "tests/support/TempDir.h"
 #include "tests/support/Netns.h"
 #include "verifier/HostModel.h"
 #include "verifier/Report.h"
@@ -153,19 +154,6 @@ TEST(VerifierHostQuery, WitnessTakesTheReplayPath) {
 
 // ---- the command lines ----
 
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    char tmpl[] = "/tmp/nfjit-vpath-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string file(const std::string& name, const std::string& content = {}) const {
-    auto p = (dir / name).string();
-    if (!content.empty()) std::ofstream(p) << content;
-    return p;
-  }
-};
 
 using testing::runCommand;
 
@@ -173,7 +161,7 @@ using testing::runCommand;
 // query, replay, check and diff, and a query witness written with the host
 // options replays through `nfjit replay` on the INPUT path, accepted.
 TEST(VerifierHostCli, RepeatedLocalKeepsThePositionalsAndWitnessesReplay) {
-  TempDir t;
+  testsupport::TempDir t("nfjit-vpath");
   std::string rules = t.file("r.rules", filter("-A INPUT -i eth9 -j DROP\n-A INPUT -p tcp -m tcp --dport 23 -j DROP\n"));
   std::string other = t.file("o.rules", filter("-A INPUT -i eth9 -j DROP\n"));
   std::string pcap = t.file("w.pcap");
