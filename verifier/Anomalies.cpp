@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <set>
 #include <tuple>
 
@@ -12,6 +13,7 @@
 #include "compiler/frontend/RestoreParser.h"
 #include "verifier/Checks.h"
 #include "verifier/ConcreteSearch.h"
+#include "verifier/ContextLifetime.h"
 #include "verifier/HostModel.h"
 
 namespace nfjit::verifier {
@@ -61,6 +63,15 @@ class AnomalyFinder {
     }
   }
 
+  ~AnomalyFinder() {
+    // As in Checks.cpp: freeing a large run's terms takes longer than the run.
+    size_t occurrences = 0;
+    for (const auto& t : model_.traversals()) occurrences += t.occs.size();
+    if (occurrences > kKeepContextAbove) keepUntilExit(std::move(ownedCtx_));
+  }
+  AnomalyFinder(const AnomalyFinder&) = delete;
+  AnomalyFinder& operator=(const AnomalyFinder&) = delete;
+
   size_t calls() const { return hs_.calls; }
 
   void run() {
@@ -71,6 +82,7 @@ class AnomalyFinder {
   }
 
  private:
+  static constexpr size_t kKeepContextAbove = 3000;
   // A note that an analysis ran out of budget (no rule, no witness).
   void budgetNote(const std::string& name, std::string message) {
     Finding f;
@@ -429,7 +441,8 @@ class AnomalyFinder {
   const Ruleset& rs_;
   const CheckOptions& opts_;
   CheckResult& out_;
-  mutable z3::context c_;
+  std::unique_ptr<z3::context> ownedCtx_ = std::make_unique<z3::context>();
+  z3::context& c_ = *ownedCtx_;
   std::vector<Rule> hostRules_;
   IfaceUniverse ifs_;
   SymPacket pkt_;

@@ -1,6 +1,7 @@
 // nfjit check: shadowed rules, rules that never match, unreachable chains.
 #include "verifier/Checks.h"
 #include "verifier/Anomalies.h"
+#include "verifier/ContextLifetime.h"
 
 #include <chrono>
 #include <cstdio>
@@ -160,7 +161,7 @@ class Checker {
   ~Checker() {
     // Z3_del_context takes minutes after a large run (it frees every term
     // the bit-blaster made); large runs leave the context to process exit.
-    if (model_.traversals().size() && occurrences() > kKeepContextAbove) (void)ownedCtx_.release();
+    if (model_.traversals().size() && occurrences() > kKeepContextAbove) keepUntilExit(std::move(ownedCtx_));
   }
   Checker(const Checker&) = delete;
   Checker& operator=(const Checker&) = delete;

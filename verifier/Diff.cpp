@@ -14,6 +14,7 @@
 #include "compiler/frontend/Printer.h"
 
 #include "verifier/Checks.h"
+#include "verifier/ContextLifetime.h"
 #include "verifier/HostModel.h"
 #include "verifier/TraversalSlices.h"
 
@@ -299,7 +300,7 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
     std::unique_ptr<z3::context>& ctx;
     bool leak;
     ~Keep() {
-      if (leak) (void)ctx.release();
+      if (leak) keepUntilExit(std::move(ctx));
     }
   } keep{owned, rules > 3000};
   const std::vector<Rule> hostRules = opts.host ? hostIfaceRules(*opts.host) : std::vector<Rule>{};
