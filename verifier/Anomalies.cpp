@@ -72,7 +72,7 @@ class AnomalyFinder {
   AnomalyFinder(const AnomalyFinder&) = delete;
   AnomalyFinder& operator=(const AnomalyFinder&) = delete;
 
-  size_t calls() const { return hs_.calls; }
+  size_t calls() const { return hs_.calls + (redundancySolver_ ? redundancySolver_->calls : 0); }
 
   void run() {
     const auto& A = opts_.analyses;
@@ -195,15 +195,24 @@ class AnomalyFinder {
     if (!possible) return false;
     // A concrete packet that reaches the rule and gets another verdict
     // without it refutes redundancy without the solver (most rules).
-    if (search_.reaches(tr, oi)) {
-      Witness w = search_.lastPacket();
-      // What the search assumed: the unknown matches on its path hold.
-      for (int p = static_cast<int>(oi); p >= 0; p = tr.occs[static_cast<size_t>(p)].parent) {
-        const Occurrence& x = tr.occs[static_cast<size_t>(p)];
-        for (const auto& u : model_.lowered(x.table, x.chain, x.rule).unknowns)
-          if (u.ext) w.assumed.push_back({u.ext, true});
+    // Concrete packets from a few corners of the rule's box, stateful
+    // matches (recent, limit) off first: one that may match every packet
+    // would otherwise block the search for everything after it.
+    using Start = ConcreteSearch::Start;
+    const std::pair<bool, Start> tries[] = {
+        {false, Start::Low}, {true, Start::Low}, {false, Start::High}, {false, Start::Middle}};
+    for (const auto& [stateful, start] : tries) {
+      if (!search_.reaches(tr, oi, stateful, start)) continue;
+      if (!reachedBy_.count({ti, oi})) {
+        Witness w = search_.lastPacket();
+        // What the search assumed: the unknown matches on its path hold.
+        for (int p = static_cast<int>(oi); p >= 0; p = tr.occs[static_cast<size_t>(p)].parent) {
+          const Occurrence& x = tr.occs[static_cast<size_t>(p)];
+          for (const auto& u : model_.lowered(x.table, x.chain, x.rule).unknowns)
+            if (u.ext) w.assumed.push_back({u.ext, true});
+        }
+        reachedBy_[{ti, oi}] = std::move(w);
       }
-      reachedBy_[{ti, oi}] = std::move(w);
       const bool was = removedHere[oi];
       removedHere[oi] = true;
       auto without = search_.outcomeWithout(tr, removedHere);
@@ -214,38 +223,37 @@ class AnomalyFinder {
       }
     }
     ++solved;
+    // The chain without the removed rules, and without this one too: an
+    // occurrence with an empty box is skipped by the filtered walk.
+    Traversal kept = tr;
+    for (size_t k = 0; k < kept.occs.size(); ++k)
+      if (removedHere[k]) kept.occs[k].pathBox = Box::none();
     WalkOptions wo;
     wo.filter = &o.pathBox;
-    wo.guards = true;
-    WalkResult w = model_.walk(tr, wo);
-    z3::expr_vector from(c_), on(c_), off(c_);
-    bool found = false;
-    for (const auto& [g, gi] : w.guards) {
-      const Occurrence& x = tr.occs[gi];
-      bool gone = removed.count({x.table, x.chain, x.rule}) > 0;
-      from.push_back(g);
-      on.push_back(c_.bool_val(!gone));
-      off.push_back(c_.bool_val(!gone && gi != static_cast<int>(oi)));
-      found = found || gi == static_cast<int>(oi);
-    }
-    if (!found) return false;
-    // Outcomes with the rule and without it. By target name, not verdict
-    // class: REJECT answers where DROP stays silent.
-    std::map<std::string, z3::expr_vector> with, without;
-    for (const auto& [label, e] : w.decided) {
-      const std::string& cls = label;
-      z3::expr a = e, b = e;
-      with.try_emplace(cls, c_).first->second.push_back(a.substitute(from, on));
-      without.try_emplace(cls, c_).first->second.push_back(b.substitute(from, off));
-    }
-    z3::expr_vector differ(c_);
-    for (const auto& [ca, ea] : with)
-      for (const auto& [cb, eb] : without)
-        if (ca != cb) differ.push_back(z3::mk_or(ea) && z3::mk_or(eb));
-    if (differ.empty()) return true;
+    wo.stopAt = static_cast<int>(oi);
+    WalkResult upTo = model_.walk(kept, wo);  // both versions agree up to the rule
+    if (!upTo.reach || !upTo.matchAtStop) return false;
+    kept.occs[oi].pathBox = Box::none();
+    wo.stopAt = -1;
+    WalkResult rest = model_.walk(kept, wo);
+    // A packet the rule decides that the chain without it decides otherwise.
+    // By target name, not verdict class: REJECT answers where DROP stays silent.
+    z3::expr_vector other(c_);
+    for (const auto& [label, e] : rest.decided)
+      if (label != o.label) other.push_back(e);
+    if (other.empty()) return true;
     // The filtered walk is exact only inside the box.
-    auto r = hs_.check(boxCondition(pkt_, o.pathBox) && z3::mk_or(differ), tr.hook);
-    return r == z3::unsat;  // unknown (timeout) is no finding
+    z3::expr differ = boxCondition(pkt_, o.pathBox) && *upTo.reach && *upTo.matchAtStop && z3::mk_or(other);
+    return redundancySolver().check(differ, tr.hook) == z3::unsat;  // unknown (timeout) is no finding
+  }
+
+  // Redundancy queries need no chain defined in the solver (defs_): one of their own.
+  HookSolver& redundancySolver() {
+    if (!redundancySolver_) {
+      redundancySolver_ = std::make_unique<HookSolver>(c_, pkt_);
+      if (opts_.host) addHostConstraints(*redundancySolver_, pkt_, *opts_.host);
+    }
+    return *redundancySolver_;
   }
 
   void reportRedundant(size_t ti, size_t oi, const std::set<RuleKey>& removed) {
@@ -448,6 +456,7 @@ class AnomalyFinder {
   SymPacket pkt_;
   ChainModel model_;
   HookSolver hs_;
+  std::unique_ptr<HookSolver> redundancySolver_;
   ConcreteSearch search_;
   size_t refuted_ = 0;  // -Wredundant candidates refuted by a concrete packet
   // Per rule examined: a concrete packet that reaches each occurrence.

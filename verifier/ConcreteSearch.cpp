@@ -203,7 +203,7 @@ int ConcreteSearch::forcedBlocker(const Traversal& tr, size_t target) const {
   return -1;
 }
 
-bool ConcreteSearch::reaches(const Traversal& tr, size_t target, bool statefulMatch) {
+bool ConcreteSearch::reaches(const Traversal& tr, size_t target, bool statefulMatch, Start start) {
   statefulOn_ = statefulMatch;
   const Occurrence& t = tr.occs[target];
   const Box& box = t.pathBox;
@@ -219,7 +219,10 @@ bool ConcreteSearch::reaches(const Traversal& tr, size_t target, bool statefulMa
     }
   }
   p_ = Point{};
-  for (int d = 0; d < kNumDims; ++d) p_.v[d] = box.d[d].lo;
+  for (int d = 0; d < kNumDims; ++d) {
+    const Box::Iv& iv = box.d[d];
+    p_.v[d] = start == Start::Low ? iv.lo : start == Start::High ? iv.hi : iv.lo + (iv.hi - iv.lo) / 2;
+  }
   // Readable defaults where the box allows: TCP, a first fragment.
   if (box.d[kDimProto].lo <= 6 && 6 <= box.d[kDimProto].hi) p_.v[kDimProto] = 6;
   if (family_ == Family::IPv6) {

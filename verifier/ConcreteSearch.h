@@ -27,7 +27,10 @@ class ConcreteSearch {
   // False says nothing: ask the solver.
   // statefulMatch false: stateful unknowns do not match either (is the
   // rule reachable at all, whatever they do?).
-  bool reaches(const Traversal& tr, size_t target, bool statefulMatch = true);
+  // `start`: the corner of the target's box the search starts from (other
+  // corners find other packets, e.g. for -Wredundant's refutations).
+  enum class Start : uint8_t { Low, High, Middle };
+  bool reaches(const Traversal& tr, size_t target, bool statefulMatch = true, Start start = Start::Low);
   // An earlier occurrence on the target's path that decides every packet
   // of the target's box once its stateful matches hold (e.g. an unconditional
   // `-m recent --update -j DROP_CHAIN`): with them forced, nothing reaches
