@@ -77,7 +77,7 @@ class AnomalyFinder {
   void run() {
     const auto& A = opts_.analyses;
     if (A.count("redundant")) redundant();
-    out_.stats.pruned += refuted_;
+    out_.stats.pruned += decidedConcretely_;
     if (A.count("conflict") || A.count("generalization")) overlaps(A.count("conflict") > 0, A.count("generalization") > 0);
   }
 
@@ -218,7 +218,7 @@ class AnomalyFinder {
       auto without = search_.outcomeWithout(tr, removedHere);
       removedHere[oi] = was;
       if (without && *without != o.label) {
-        ++refuted_;
+        ++decidedConcretely_;
         return false;
       }
     }
@@ -372,9 +372,14 @@ class AnomalyFinder {
             ++unexamined;
             continue;
           }
-          // Does a packet that reaches and matches i also match j?
+          // Does a packet that reaches and matches i also match j? A concrete
+          // packet in both boxes says yes without the solver.
           const WalkResult& d = defs_[ti];
-          if (hs_.check(mj, tr.hook, {d.activeAt[i], d.matchAt[i]}) != z3::sat) continue;
+          const bool concrete = (search_.reachesWithin(tr, i, oj.pathBox, false) ||
+                                 search_.reachesWithin(tr, i, oj.pathBox, true)) &&
+                                search_.matchesPath(tr, j) == 1;
+          if (concrete) ++decidedConcretely_;
+          else if (hs_.check(mj, tr.hook, {d.activeAt[i], d.matchAt[i]}) != z3::sat) continue;
           // Is i inside j (a generalization) or only overlapping (a conflict)?
           auto inside = hs_.check(pathMatch(ti, i) && !mj, tr.hook);
           if (inside == z3::unsat) {
@@ -458,7 +463,7 @@ class AnomalyFinder {
   HookSolver hs_;
   std::unique_ptr<HookSolver> redundancySolver_;
   ConcreteSearch search_;
-  size_t refuted_ = 0;  // -Wredundant candidates refuted by a concrete packet
+  size_t decidedConcretely_ = 0;  // questions a concrete packet answered (no solver call)
   // Per rule examined: a concrete packet that reaches each occurrence.
   std::map<std::pair<size_t, size_t>, Witness> reachedBy_;
   std::vector<WalkResult> defs_;

@@ -204,9 +204,26 @@ int ConcreteSearch::forcedBlocker(const Traversal& tr, size_t target) const {
 }
 
 bool ConcreteSearch::reaches(const Traversal& tr, size_t target, bool statefulMatch, Start start) {
+  return reachesIn(tr, target, tr.occs[target].pathBox, statefulMatch, start);
+}
+
+bool ConcreteSearch::reachesWithin(const Traversal& tr, size_t target, const Box& within, bool statefulMatch) {
+  return reachesIn(tr, target, tr.occs[target].pathBox.meet(within), statefulMatch, Start::Low);
+}
+
+int ConcreteSearch::matchesPath(const Traversal& tr, size_t j) {
+  for (int p = static_cast<int>(j); p >= 0; p = tr.occs[static_cast<size_t>(p)].parent) {
+    const Occurrence& o = tr.occs[static_cast<size_t>(p)];
+    // The mark there depends on what ran in between: not for a concrete answer.
+    if (m_.lowered(o.table, o.chain, o.rule).fieldsUsed & fieldBit(Field::Mark)) return -1;
+    if (!o.pathBox.contains(p_.v)) return 0;
+    if (int m = matches(tr, static_cast<size_t>(p)); m != 1) return m;
+  }
+  return 1;
+}
+
+bool ConcreteSearch::reachesIn(const Traversal& tr, size_t target, const Box& box, bool statefulMatch, Start start) {
   statefulOn_ = statefulMatch;
-  const Occurrence& t = tr.occs[target];
-  const Box& box = t.pathBox;
   if (box.empty) return false;
   target_ = target;
   trueVars_.clear();

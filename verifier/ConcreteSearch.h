@@ -39,6 +39,12 @@ class ConcreteSearch {
   // Packets must also satisfy these, one per hook (the host model): a
   // packet that reaches the target but not them is no answer.
   void setHostConstraints(const std::array<z3::expr, 5>& byHook) { host_.emplace(byHook); }
+  // reaches(), looking only at packets inside `within` as well.
+  bool reachesWithin(const Traversal& tr, size_t target, const Box& within, bool statefulMatch);
+  // After a successful reaches(): does that packet match occurrence `j` and
+  // the jumps that lead to it (unknown matches off unless on the target's
+  // path)? 1 yes, 0 no, -1 cannot tell (a mark match).
+  int matchesPath(const Traversal& tr, size_t j);
   // The packet of the last successful reaches(), as a witness (bytes built).
   Witness lastPacket() const;
   // After a successful reaches(): the label the traversal gives that packet
@@ -59,6 +65,7 @@ class ConcreteSearch {
     Out out;
     int by = -1;  // Blocked/Exited: the occurrence that took the packet elsewhere
   };
+  bool reachesIn(const Traversal& tr, size_t target, const Box& box, bool statefulMatch, Start start);
   Res run(const Traversal& tr, size_t begin, size_t end);
   int matches(const Traversal& tr, size_t i);  // 1, 0, or -1: cannot tell
   bool evalCond(const z3::expr& e);
