@@ -62,12 +62,18 @@ PathDiff diffOne(z3::context& c, const SymPacket& pkt, const ChainModel& mo, con
   z3::solver s(c);
   s.set("timeout", 60000u);
   s.add(po.domain() && (po.routed() || pn.routed()) && z3::mk_or(differ));
-  // A readable witness: the first packet of a connection (what replay
-  // simulates: the nat chains see it) when that is possible.
-  z3::expr_vector prefer(c);
-  prefer.push_back((pkt.ctstate & c.bv_val(0x1f, 8)) == c.bv_val(kCtNew, 8));
-  z3::check_result r = s.check(prefer);
-  if (r != z3::sat) r = s.check();
+  // A readable witness: one both rulesets route along this path (a
+  // difference of verdicts rather than of routing), and the first packet of
+  // a connection (what replay simulates: the nat chains see it), when possible.
+  const z3::expr both = po.routed() && pn.routed();
+  const z3::expr first = (pkt.ctstate & c.bv_val(0x1f, 8)) == c.bv_val(kCtNew, 8);
+  z3::check_result r = z3::unknown;
+  for (const std::vector<z3::expr>& prefs : {std::vector<z3::expr>{both, first}, {both}, {first}, {}}) {
+    z3::expr_vector a(c);
+    for (const auto& e : prefs) a.push_back(e);
+    r = s.check(a);
+    if (r == z3::sat) break;
+  }
   if (r == z3::unsat) return d;  // equivalent whatever the unknown matches do
   d.equivalent = false;
   d.definite = po.unknowns().empty() && pn.unknowns().empty();

@@ -86,7 +86,7 @@ PathModel::PathModel(const ChainModel& m, PathKind kind, const std::optional<Hos
   mark_ = c.bv_val(0, 32);
   const Hook at = kind == PathKind::Input ? Hook::LocalIn : Hook::Forward;
   domain_ = p.wellFormed(at);
-  if (kind == PathKind::Forward) domain_ = domain_ && z3::uge(p.ttl, c.bv_val(1, 8)) && z3::ule(p.ttl, c.bv_val(254, 8));
+  domain_ = domain_ && receivedConstraint(p, kind == PathKind::Forward);
   if (host) domain_ = domain_ && hostConstraint(p, *host, Hook::PreRouting);
   preRouting_ = kind == PathKind::Forward;
   run(kPre);
