@@ -15,41 +15,6 @@ const PathOutcome* holding(const z3::model& m, const PathModel& pm) {
   return nullptr;
 }
 
-// HookPipeline's fate name for a claimed fate ("" when it has none).
-std::string expectedReplay(const std::string& fate) {
-  if (fate == "deliver" || fate == "forward" || fate == "sent") return fate;
-  if (fate == "DROP" || fate == "REJECT") return "drop";
-  if (fate == "QUEUE") return "queue";
-  return "";
-}
-
-// Replays the wire form through the whole pipeline of `rs`. Without a host
-// model the host is made up to route the witness along `kind`.
-std::string replayPath(const Ruleset& rs, const Witness& wire, PathKind kind, const std::optional<HostModel>& host,
-                       bool& forwardPath) {
-  HostModel h;
-  if (host) {
-    h = *host;
-  } else {
-    h.inIface = wire.inIface.empty() ? "in0" : wire.inIface;
-    h.outIface = wire.outIface.empty() ? "out0" : wire.outIface;
-    if (kind == PathKind::Input) h.localAddrs.push_back(wire.dst);
-  }
-  HookPipeline pipe(rs, h);
-  std::vector<uint8_t> bytes = wire.bytes;  // process() rewrites the TTL in place
-  PipelineResult r = pipe.process(bytes.data(), static_cast<uint32_t>(bytes.size()), PktType::Host, {}, false, 0, 0,
-                                  h.inIface);
-  forwardPath = r.forwardPath;
-  return fateName(r.fate);
-}
-
-bool replayAgrees(const std::string& got, bool forwardPath, const std::string& claimed, PathKind kind) {
-  // "elsewhere": this ruleset's routing took the packet off the path.
-  if (claimed == "elsewhere") return kind == PathKind::Forward ? !forwardPath : forwardPath;
-  std::string want = expectedReplay(claimed);
-  return !want.empty() && want == got;
-}
-
 PathDiff diffOne(z3::context& c, const SymPacket& pkt, const ChainModel& mo, const ChainModel& mn, PathKind kind,
                  const std::optional<HostModel>& host) {
   PathModel po(mo, kind, host), pn(mn, kind, host);
@@ -112,6 +77,41 @@ PathDiff diffOne(z3::context& c, const SymPacket& pkt, const ChainModel& mo, con
 }
 
 }  // namespace
+
+// HookPipeline's fate name for a claimed fate ("" when it has none).
+static std::string expectedReplay(const std::string& fate) {
+  if (fate == "deliver" || fate == "forward" || fate == "sent") return fate;
+  if (fate == "DROP" || fate == "REJECT") return "drop";
+  if (fate == "QUEUE") return "queue";
+  return "";
+}
+
+// Replays the wire form through the whole pipeline of `rs`. Without a host
+// model the host is made up to route the witness along `kind`.
+std::string replayPath(const Ruleset& rs, const Witness& wire, PathKind kind, const std::optional<HostModel>& host,
+                       bool& forwardPath) {
+  HostModel h;
+  if (host) {
+    h = *host;
+  } else {
+    h.inIface = wire.inIface.empty() ? "in0" : wire.inIface;
+    h.outIface = wire.outIface.empty() ? "out0" : wire.outIface;
+    if (kind == PathKind::Input) h.localAddrs.push_back(wire.dst);
+  }
+  HookPipeline pipe(rs, h);
+  std::vector<uint8_t> bytes = wire.bytes;  // process() rewrites the TTL in place
+  PipelineResult r = pipe.process(bytes.data(), static_cast<uint32_t>(bytes.size()), PktType::Host, {}, false, 0, 0,
+                                  h.inIface);
+  forwardPath = r.forwardPath;
+  return fateName(r.fate);
+}
+
+bool replayAgrees(const std::string& got, bool forwardPath, const std::string& claimed, PathKind kind) {
+  // "elsewhere": this ruleset's routing took the packet off the path.
+  if (claimed == "elsewhere") return kind == PathKind::Forward ? !forwardPath : forwardPath;
+  std::string want = expectedReplay(claimed);
+  return !want.empty() && want == got;
+}
 
 std::vector<PathDiff> diffPaths(const Ruleset& oldRs, const Ruleset& newRs, const std::optional<HostModel>& host) {
   if (oldRs.family != newRs.family) throw std::runtime_error("the rulesets are of different families");

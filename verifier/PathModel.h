@@ -87,6 +87,29 @@ struct PathDiff {
 };
 std::vector<PathDiff> diffPaths(const Ruleset& oldRs, const Ruleset& newRs, const std::optional<HostModel>& host);
 
+// Replays a witness's wire form through HookPipeline with `rs` (without a
+// host model, one made up to route it along `kind`); HookPipeline's fate
+// name, and whether it took the forward path.
+std::string replayPath(const Ruleset& rs, const Witness& wire, PathKind kind, const std::optional<HostModel>& host,
+                       bool& forwardPath);
+// Does that replay agree with a claimed fate (PathFate::fate)?
+bool replayAgrees(const std::string& got, bool forwardPath, const std::string& claimed, PathKind kind);
+
+// query --path: a packet matching `where` (a rule's match part, on the
+// packet as it arrives or is sent) whose path ends with `fate` ("" any;
+// "deliver"/"forward"/"sent", "DROP", "REJECT", "QUEUE"...).
+struct PathQueryResult {
+  bool found = false;
+  bool definite = true;
+  std::optional<PathFate> fate;
+  std::optional<Witness> witness;  // wire form
+  std::string replay;              // HookPipeline's fate for it
+  bool replayed = false;
+  std::string replayNote;
+};
+PathQueryResult queryPath(const Ruleset& rs, PathKind kind, const Rule& where, const std::string& fate,
+                          const std::optional<HostModel>& host);
+
 // Printing (verifier/PathReport.cpp).
 void printPathDiffs(std::ostream& os, const std::vector<PathDiff>& ds);
 std::string pathFateText(const PathFate& o);
