@@ -159,3 +159,34 @@ TEST(VerifierWholePath, UnmodelledTargetIsNotDefinite) {
 
 }  // namespace
 }  // namespace nfjit
+
+namespace nfjit {
+namespace {
+
+// query --path: the mark set in mangle PREROUTING decides in filter FORWARD.
+TEST(VerifierWholePath, QueryForwardPathFollowsTheMark) {
+  Ruleset rs = testsupport::parseRules(std::string(kMangle) +
+                                       "-A PREROUTING -s 198.51.100.0/24 -j MARK --set-mark 1\nCOMMIT\n" +
+                                       filter("ACCEPT", "-A FORWARD -m mark --mark 0x1 -j DROP\n"));
+  auto where = [&](const std::string& m) {
+    Ruleset w = testsupport::parseRules(filter("ACCEPT", "-A FORWARD " + m + "\n"));
+    for (auto& ch : w.tables[0].chains)
+      if (ch.name == "FORWARD" && ch.rules.size() == 1) return std::move(ch.rules[0]);
+    throw std::runtime_error("--where did not parse");
+  };
+  Rule fromMarked = where("-s 198.51.100.0/24");
+  Rule fromOther = where("-s 203.0.113.0/24");
+  auto q = verifier::queryPath(rs, PathKind::Forward, fromMarked, "DROP", host4());
+  ASSERT_TRUE(q.found);
+  ASSERT_TRUE(q.fate);
+  EXPECT_EQ(q.fate->table, "filter");
+  EXPECT_TRUE(q.replayed) << q.replayNote;
+  EXPECT_FALSE(verifier::queryPath(rs, PathKind::Forward, fromMarked, "forward", host4()).found);
+  EXPECT_FALSE(verifier::queryPath(rs, PathKind::Forward, fromOther, "DROP", host4()).found);
+  EXPECT_TRUE(verifier::queryPath(rs, PathKind::Forward, fromOther, "forward", host4()).found);
+  // Packets for the host itself never see filter FORWARD.
+  EXPECT_FALSE(verifier::queryPath(rs, PathKind::Input, fromMarked, "DROP", host4()).found);
+}
+
+}  // namespace
+}  // namespace nfjit
