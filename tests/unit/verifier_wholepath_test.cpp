@@ -6,7 +6,11 @@
 #include <set>
 #include <stdexcept>
 
+#include <filesystem>
+#include <fstream>
+
 #include "tests/support/RulesetFixture.h"
+#include "tests/support/VerifierFixtures.h"
 #include "verifier/PathModel.h"
 #include "verifier/Verifier.h"
 
@@ -155,6 +159,8 @@ TEST(VerifierWholePath, UnmodelledTargetIsNotDefinite) {
   EXPECT_FALSE(fw.definite);
   // Nothing tests the TTL on the input path: there the target is harmless.
   EXPECT_TRUE(path(ds, PathKind::Input).equivalent);
+  // Identical rulesets are equivalent whatever the target does.
+  for (const auto& d : verifier::diffPaths(a, a, host4())) EXPECT_TRUE(d.equivalent && d.definite);
 }
 
 }  // namespace
@@ -190,3 +196,35 @@ TEST(VerifierWholePath, QueryForwardPathFollowsTheMark) {
 
 }  // namespace
 }  // namespace nfjit
+
+#ifdef NFJIT_BINARY
+namespace nfjit {
+namespace {
+
+// nfjit diff --paths: exit 1 when only a path differs; query --path.
+TEST(VerifierWholePath, CommandLine) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("nfjit_wp_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  auto write = [&](const char* name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  };
+  const std::string f = filter("ACCEPT", "-A FORWARD -m mark --mark 0x1 -j DROP\n");
+  std::string a = write("a.rules", std::string(kMangle) + "-A PREROUTING -s 198.51.100.0/24 -j MARK --set-mark 1\nCOMMIT\n" + f);
+  std::string b = write("b.rules", std::string(kMangle) + "COMMIT\n" + f);
+  std::string pcap = (dir / "w.pcap").string();
+  EXPECT_EQ(testsupport::runNfjit("diff " + a + " " + b), 0);  // per chain: the filter table is the same
+  EXPECT_EQ(testsupport::runNfjit("diff --paths --local 192.0.2.1 " + a + " " + b + " --witness-pcap " + pcap), 1);
+  EXPECT_GT(fs::file_size(pcap), 24u);
+  EXPECT_EQ(testsupport::runNfjit("diff --paths --json " + a + " " + a), 0);
+  EXPECT_EQ(testsupport::runNfjit("query --path forward --where '-s 198.51.100.0/24' --verdict DROP " + a), 0);
+  EXPECT_EQ(testsupport::runNfjit("query --path input --where '-s 198.51.100.0/24' --verdict DROP " + a), 1);
+  EXPECT_EQ(testsupport::runNfjit("query --path sideways " + a), 2);
+  EXPECT_EQ(testsupport::runNfjit("query --path input --chain INPUT " + a), 2);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace nfjit
+#endif
