@@ -166,6 +166,7 @@ void PathModel::applyNat(const Occurrence& o, const z3::expr& fired, Hook hook) 
   z3::context& c = p.src.ctx();
   const Rule& rule = m_.ruleset().tables[o.table].chains[o.chain].rules[o.rule];
   PacketView pv;
+  pv.family = p.family;
   EvalContext ctx(pv);
   ctx.hook = hook;
   rule.target.ext->apply(ctx);  // the NAT targets only record what they ask for
