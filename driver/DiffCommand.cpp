@@ -6,6 +6,7 @@
 #include "driver/HostOptions.h"
 #include "driver/RulesetLoader.h"
 #include "verifier/HostModel.h"
+#include "verifier/PathModel.h"
 #include "verifier/Report.h"
 #include "verifier/Verifier.h"
 
@@ -24,6 +25,8 @@ class DiffCommand final : public Command {
     sub.add_flag("--permissive", permissive_, "analyse files iptables-restore rejects: bad options become unknown matches (warnings)");
     sub.add_flag("--json", json_, "the result as JSON on stdout");
     sub.add_option("--table", table_, "the table to compare (default filter)");
+    sub.add_flag("--paths", paths_,
+                 "also compare whole paths (input, forward, output) through raw, mangle, nat and filter");
     sub.add_option("--witness-pcap", pcap_, "write the witness packets to FILE (raw IP, DLT 101)");
     addHostOptions(sub, host_);
     sub.add_option("OLD", old_, "the old rules file")->required();
@@ -42,20 +45,33 @@ class DiffCommand final : public Command {
       if (!opts.host) return 2;
     }
     std::vector<verifier::ChainDiff> ds;
+    std::vector<verifier::PathDiff> pds;
     try {
       ds = verifier::diffRulesets(a, b, table_, nullptr, opts);
+      if (paths_) pds = verifier::diffPaths(a, b, opts.host);
     } catch (const std::exception& e) {
       std::cerr << "nfjit diff: error: " << e.what() << "\n";
       return 2;
     }
-    if (json_) std::cout << verifier::diffJson(old_, new_, ds).dump(2) << "\n";
-    else verifier::printDiff(std::cout, old_, new_, ds);
+    if (json_) {
+      nlohmann::json j = verifier::diffJson(old_, new_, ds);
+      if (paths_) j["paths"] = verifier::pathDiffsJson(pds);
+      std::cout << j.dump(2) << "\n";
+    } else {
+      verifier::printDiff(std::cout, old_, new_, ds);
+      if (paths_) verifier::printPathDiffs(std::cout, pds);
+    }
     bool same = true;
     // As they arrive on the wire, so `nfjit replay` sees what the diff claims.
     std::vector<verifier::Witness> arrived;
     for (const auto& d : ds) {
       same = same && d.equivalent;
       for (const auto& x : d.differences) arrived.push_back(verifier::arrivalForm(x.witness, d.hook));
+    }
+    // Path witnesses are already in their wire form.
+    for (const auto& p : pds) {
+      same = same && p.equivalent;
+      if (p.difference) arrived.push_back(p.difference->witness);
     }
     std::vector<const verifier::Witness*> ws;
     for (const auto& w : arrived) ws.push_back(&w);
@@ -72,7 +88,7 @@ class DiffCommand final : public Command {
 
  private:
   bool permissive_ = false;
-  bool ipv6_ = false, json_ = false;
+  bool ipv6_ = false, json_ = false, paths_ = false;
   std::string old_, new_, pcap_, table_ = "filter";
   HostOptions host_;
 };

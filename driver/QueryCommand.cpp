@@ -7,6 +7,7 @@
 #include "driver/HostOptions.h"
 #include "driver/RulesetLoader.h"
 #include "verifier/HostModel.h"
+#include "verifier/PathModel.h"
 #include "verifier/Report.h"
 #include "verifier/Verifier.h"
 
@@ -25,7 +26,10 @@ class QueryCommand final : public Command {
     sub.add_flag("--permissive", permissive_, "analyse files iptables-restore rejects: bad options become unknown matches (warnings)");
     sub.add_flag("--json", json_, "the result as JSON on stdout");
     sub.add_option("--table", table_, "the table (default filter)");
-    sub.add_option("--chain", chain_, "a built-in chain")->required();
+    sub.add_option("--chain", chain_, "a built-in chain (or --path)");
+    sub.add_option("--path", path_,
+                   "input, forward or output: the packet's whole path through raw, mangle, nat and filter instead "
+                   "of one chain; --verdict is then ACCEPT (delivered/forwarded/sent), DROP, REJECT or QUEUE");
     sub.add_option("--where", where_, "the packets, in iptables match syntax (e.g. \"-p tcp --dport 22\")");
     sub.add_option("--verdict", verdict_, "ACCEPT, DROP or QUEUE (default: any)");
     sub.add_option("--witness-pcap", pcap_,
@@ -35,6 +39,11 @@ class QueryCommand final : public Command {
     sub.add_option("RULES", file_, "rules file (- for stdin)")->required();
   }
   int run() override {
+    if (chain_.empty() == path_.empty()) {
+      std::cerr << "nfjit query: error: give exactly one of --chain and --path\n";
+      return 2;
+    }
+    if (!path_.empty()) return runPath();
     std::string shown = file_ == "-" ? "<stdin>" : file_;
     auto loaded = loadRuleset(file_, ipv6_, permissive_);
     if (!loaded) return 2;
@@ -99,6 +108,80 @@ class QueryCommand final : public Command {
   }
 
  private:
+  // query --path (verifier/PathModel.h).
+  int runPath() {
+    verifier::PathKind kind;
+    Hook parseHook;
+    if (path_ == "input") kind = verifier::PathKind::Input, parseHook = Hook::LocalIn;
+    else if (path_ == "forward") kind = verifier::PathKind::Forward, parseHook = Hook::Forward;
+    else if (path_ == "output") kind = verifier::PathKind::Output, parseHook = Hook::LocalOut;
+    else {
+      std::cerr << "nfjit query: error: --path must be input, forward or output, not `" << path_ << "'\n";
+      return 2;
+    }
+    auto loaded = loadRuleset(file_, ipv6_, permissive_);
+    if (!loaded) return 2;
+    const Ruleset& rs = loaded->rules;
+    ParseOptions po;
+    po.family = rs.family;
+    // The expression is parsed as the match part of a filter rule at the path's main hook.
+    const std::string chain = parseHook == Hook::LocalIn ? "INPUT" : parseHook == Hook::Forward ? "FORWARD" : "OUTPUT";
+    std::string w = "*filter\n:" + chain + " ACCEPT [0:0]\n-A " + chain + " " + where_ + "\nCOMMIT\n";
+    DiagnosticEngine wd("--where");
+    Ruleset wrs = parseRestore(w, po, wd);
+    wd.print(std::cerr);
+    if (wd.hasErrors() || wrs.tables.empty()) return 2;
+    const Chain* wc = wrs.tables[0].findChain(chain);
+    if (!wc || wc->rules.size() != 1) {
+      std::cerr << "--where: error: not a rule's match part\n";
+      return 2;
+    }
+    std::string fate;
+    for (char ch : verdict_) fate += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (fate == "ACCEPT" || fate == "DELIVER" || fate == "FORWARD" || fate == "SENT")
+      fate = kind == verifier::PathKind::Input ? "deliver" : kind == verifier::PathKind::Forward ? "forward" : "sent";
+    std::optional<HostModel> host;
+    if (host_.any()) {
+      host = makeHostModel(host_, rs.family, "query");
+      if (!host) return 2;
+    }
+    verifier::PathQueryResult q;
+    try {
+      q = verifier::queryPath(rs, kind, wc->rules[0], fate, host);
+    } catch (const std::exception& e) {
+      std::cerr << "nfjit query: error: " << e.what() << "\n";
+      return 2;
+    }
+    if (json_) {
+      nlohmann::json j = {{"path", path_}, {"found", q.found}, {"definite", q.definite}, {"replayed", q.replayed},
+                          {"replay", q.replay}};
+      j["witness"] = q.witness ? verifier::witnessJson(*q.witness) : nlohmann::json(nullptr);
+      j["fate"] = q.fate ? nlohmann::json(verifier::pathFateText(*q.fate)) : nlohmann::json(nullptr);
+      std::cout << j.dump(2) << "\n";
+    } else if (q.found) {
+      std::cout << "found: " << q.witness->describe() << "\n  path " << path_ << ": "
+                << (q.fate ? verifier::pathFateText(*q.fate) : "?") << "\n";
+      if (!q.replay.empty()) std::cout << "  replay: " << q.replay << (q.replayed ? " (as claimed)" : "") << "\n";
+      if (!q.replayed) std::cout << "  [not confirmed by the interpreter: " << q.replayNote << "]\n";
+    } else {
+      std::cout << "none: no packet matching the expression ends its " << path_ << " path "
+                << (verdict_.empty() ? "at all" : "with " + verdict_)
+                << (q.definite ? "" : " (for the modelled behaviours of unknown matches)") << "\n";
+    }
+    if (!pcap_.empty()) {
+      std::vector<const verifier::Witness*> ws;
+      if (q.witness) ws.push_back(&*q.witness);
+      try {
+        verifier::writeWitnessPcap(pcap_, ws);
+      } catch (const std::exception& e) {
+        std::cerr << pcap_ << ": error: " << e.what() << "\n";
+        return 2;
+      }
+    }
+    return q.found ? 0 : 1;
+  }
+
+  std::string path_;
   bool permissive_ = false;
   bool ipv6_ = false, json_ = false;
   std::string file_, table_ = "filter", chain_, where_, verdict_, pcap_;

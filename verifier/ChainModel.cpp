@@ -130,7 +130,9 @@ void ChainModel::flatten(Traversal& tr, size_t t, size_t ch, int parent, const B
 }
 
 WalkResult ChainModel::walk(const Traversal& tr, const WalkOptions& opt) const {
-  WalkState s(pkt_.mark);
+  WalkState s(opt.entryMark ? *opt.entryMark : pkt_.mark);
+  s.havoc = opt.entryHavoc;
+  const bool substituted = opt.substFrom && opt.substTo && !opt.substFrom->empty();
   const std::string tp = tag_ + "t" + std::to_string(tr.table) + "c" + std::to_string(tr.chain);
   if (opt.define) {
     s.out.activeAt.assign(tr.occs.size(), c_.bool_val(false));
@@ -150,10 +152,18 @@ WalkResult ChainModel::walk(const Traversal& tr, const WalkOptions& opt) const {
         s.out.unknowns.push_back({u, "a field changed by an earlier target", 0});
         return u;
       }
-      if ((lr.fieldsUsed & fieldBit(Field::Mark)) && !z3::eq(s.mark, pkt_.mark)) {
+      const bool markChanged = (lr.fieldsUsed & fieldBit(Field::Mark)) && !z3::eq(s.mark, pkt_.mark);
+      if (markChanged || substituted) {
         z3::expr_vector from(c_), to(c_);
-        from.push_back(pkt_.mark);
-        to.push_back(s.mark);
+        if (substituted)
+          for (unsigned k = 0; k < opt.substFrom->size(); ++k) {
+            from.push_back((*opt.substFrom)[k]);
+            to.push_back((*opt.substTo)[k]);
+          }
+        if (markChanged) {
+          from.push_back(pkt_.mark);
+          to.push_back(s.mark);
+        }
         z3::expr copy = lr.cond;
         return copy.substitute(from, to);
       }
@@ -193,6 +203,7 @@ WalkResult ChainModel::walk(const Traversal& tr, const WalkOptions& opt) const {
       switch (o.action) {
         case Action::Terminal:
           s.out.decided.push_back({o.label, a && m});
+          s.out.decidedAt.push_back(static_cast<int>(i));
           a = a && !m;
           break;
         case Action::Return:
@@ -236,7 +247,12 @@ WalkResult ChainModel::walk(const Traversal& tr, const WalkOptions& opt) const {
     return z3::mk_or(ret);
   };
   z3::expr fell = body(0, tr.occs.size(), c_.bool_val(true));
-  if (!s.stopped) s.out.decided.push_back({tr.policyLabel, fell});
+  if (!s.stopped) {
+    s.out.decided.push_back({tr.policyLabel, fell});
+    s.out.decidedAt.push_back(-1);
+  }
+  s.out.exitMark = s.mark;
+  s.out.exitHavoc = s.havoc;
   return s.out;
 }
 

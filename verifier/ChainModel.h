@@ -43,12 +43,24 @@ struct WalkOptions {
   int stopAt = -1;            // stop at this occurrence and report its reach condition
   const Box* filter = nullptr;
   bool guards = false;        // guard every occurrence with an assumption literal
+  // Whole-path walks (verifier/PathModel.h) start from the state earlier
+  // chains left: the mark on entry (default pkt.mark), the packet's fields
+  // as rewritten before (substFrom[i] is seen as substTo[i]: the destination
+  // after DNAT, the TTL before the forward decrement) and the fields earlier
+  // targets changed in ways not modelled. Unset: the plain chain.
+  std::optional<z3::expr> entryMark;
+  const z3::expr_vector* substFrom = nullptr;
+  const z3::expr_vector* substTo = nullptr;
+  uint32_t entryHavoc = 0;
 };
 
 struct WalkResult {
   std::optional<z3::expr> reach;       // stopAt: the packet reaches the occurrence
   std::optional<z3::expr> matchAtStop; // stopAt: its match (with the mark as changed so far)
   std::vector<std::pair<std::string, z3::expr>> decided;  // label -> condition (policy included)
+  std::vector<int> decidedAt;          // per `decided`: its occurrence, -1 for the policy
+  std::optional<z3::expr> exitMark;    // the mark when the packet leaves the chain (any verdict)
+  uint32_t exitHavoc = 0;              // entryHavoc plus what this chain's unknown targets changed
   std::vector<UnknownMatch> unknowns;  // unknown matches on the way (and at stopAt)
   std::vector<std::pair<z3::expr, int>> guards;  // literal, occurrence
   // Define mode: per occurrence, the variables for "reached" and "matches".

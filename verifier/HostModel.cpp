@@ -98,6 +98,16 @@ z3::expr hostConstraint(const SymPacket& p, const HostModel& h, Hook hook) {
   return c.bool_val(true);
 }
 
+z3::expr receivedConstraint(const SymPacket& p, bool forward) {
+  z3::context& c = p.src.ctx();
+  z3::expr e = !martianSource(p);
+  if (!forward) return e;
+  HostModel none;  // no local address: only the multicast part of deliveredLocally
+  none.localAddrs.clear();
+  return e && !deliveredLocally(p, none) && p.pktType == c.bv_val(static_cast<unsigned>(PktType::Host), 8) &&
+         z3::uge(p.ttl, c.bv_val(1, 8)) && z3::ule(p.ttl, c.bv_val(254, 8));
+}
+
 z3::expr hostPreference(const SymPacket& p, const HostModel& h, Hook hook) {
   z3::context& c = p.dst.ctx();
   if (hook != Hook::LocalIn || h.localAddrs.empty()) return c.bool_val(true);

@@ -25,6 +25,12 @@ std::vector<Rule> hostIfaceRules(const HostModel& host);
 // a local address and leave by their route.
 z3::expr hostConstraint(const SymPacket& pkt, const HostModel& host, Hook hook);
 
+// What HookPipeline requires of every received packet whatever the host:
+// a non-martian source; on the forward path also a unicast destination, a
+// frame for this host and a TTL that survived the decrement (pkt.ttl is the
+// decremented one). Used by the whole-path model without a host model.
+z3::expr receivedConstraint(const SymPacket& pkt, bool forward);
+
 // What a readable witness prefers within hostConstraint: INPUT packets to
 // one of the --local addresses rather than to a multicast group.
 z3::expr hostPreference(const SymPacket& pkt, const HostModel& host, Hook hook);

@@ -1,0 +1,144 @@
+// Whole-path diff: per path kind, one solver query "some packet on this path
+// gets different fates", its witness replayed through HookPipeline.
+#include <stdexcept>
+#include <utility>
+
+#include "compiler/frontend/Printer.h"
+
+#include "verifier/HostModel.h"
+#include "verifier/PathModel.h"
+
+namespace nfjit::verifier {
+
+namespace {
+
+const PathOutcome* holding(const z3::model& m, const PathModel& pm) {
+  for (const auto& o : pm.outcomes())
+    if (m.eval(o.cond, true).is_true()) return &o;
+  return nullptr;
+}
+
+PathDiff diffOne(z3::context& c, const SymPacket& pkt, const ChainModel& mo, const ChainModel& mn, PathKind kind,
+                 const std::optional<HostModel>& host) {
+  PathModel po(mo, kind, host), pn(mn, kind, host);
+  PathDiff d;
+  d.kind = kind;
+  z3::expr_vector differ(c);
+  for (const auto& a : po.outcomes())
+    for (const auto& b : pn.outcomes())
+      if (a.what.fate != b.what.fate) differ.push_back(a.cond && b.cond);
+  z3::solver s(c);
+  s.set("timeout", 60000u);
+  s.add(po.domain() && (po.routed() || pn.routed()) && z3::mk_or(differ));
+  // A readable witness: one both rulesets route along this path (a
+  // difference of verdicts rather than of routing), and the first packet of
+  // a connection (what replay simulates: the nat chains see it), when possible.
+  const z3::expr both = po.routed() && pn.routed();
+  const z3::expr first = (pkt.ctstate & c.bv_val(0x1f, 8)) == c.bv_val(kCtNew, 8);
+  z3::check_result r = z3::unknown;
+  for (const std::vector<z3::expr>& prefs : {std::vector<z3::expr>{both, first}, {both}, {first}, {}}) {
+    z3::expr_vector a(c);
+    for (const auto& e : prefs) a.push_back(e);
+    r = s.check(a);
+    if (r == z3::sat) break;
+  }
+  if (r == z3::unsat) return d;  // equivalent whatever the unknown matches do
+  d.equivalent = false;
+  d.definite = po.unknowns().empty() && pn.unknowns().empty();
+  if (r == z3::unknown) {
+    d.definite = false;  // the solver gave up: neither claim is made
+    return d;
+  }
+  z3::model m = s.get_model();
+  const PathOutcome* a = holding(m, po);
+  const PathOutcome* b = holding(m, pn);
+  if (!a || !b) {
+    d.definite = false;
+    return d;
+  }
+  PathDifference x;
+  Witness w = witnessFromModel(m, pkt);
+  mo.assumeUnparsed(m, w);
+  x.witness = kind == PathKind::Forward ? arrivalForm(w, Hook::Forward) : w;
+  x.oldFate = a->what;
+  x.newFate = b->what;
+  if (kind == PathKind::Output) {
+    x.replayNote = "the output path starts in the host's stack: HookPipeline replays received packets only";
+  } else if (!host && kind == PathKind::Forward && (a->what.fate == "elsewhere" || b->what.fate == "elsewhere")) {
+    x.replayNote = "no host model";
+  } else {
+    bool fo = false, fn = false;
+    x.oldReplay = replayPath(mo.ruleset(), x.witness, kind, host, fo);
+    x.newReplay = replayPath(mn.ruleset(), x.witness, kind, host, fn);
+    x.replayed = replayAgrees(x.oldReplay, fo, a->what.fate, kind) && replayAgrees(x.newReplay, fn, b->what.fate, kind);
+    if (!x.replayed)
+      x.replayNote = "the reference pipeline disagrees (it does not apply NAT rewrites and sees conntrack "
+                     "state INVALID; unknown matches may be assumed otherwise)";
+  }
+  d.difference = std::move(x);
+  return d;
+}
+
+}  // namespace
+
+// HookPipeline's fate name for a claimed fate ("" when it has none).
+static std::string expectedReplay(const std::string& fate) {
+  if (fate == "deliver" || fate == "forward" || fate == "sent") return fate;
+  if (fate == "DROP" || fate == "REJECT") return "drop";
+  if (fate == "QUEUE") return "queue";
+  return "";
+}
+
+// Replays the wire form through the whole pipeline of `rs`. Without a host
+// model the host is made up to route the witness along `kind`.
+std::string replayPath(const Ruleset& rs, const Witness& wire, PathKind kind, const std::optional<HostModel>& host,
+                       bool& forwardPath) {
+  HostModel h;
+  if (host) {
+    h = *host;
+  } else {
+    h.inIface = wire.inIface.empty() ? "in0" : wire.inIface;
+    h.outIface = wire.outIface.empty() ? "out0" : wire.outIface;
+    if (kind == PathKind::Input) h.localAddrs.push_back(wire.dst);
+  }
+  HookPipeline pipe(rs, h);
+  std::vector<uint8_t> bytes = wire.bytes;  // process() rewrites the TTL in place
+  PipelineResult r = pipe.process(bytes.data(), static_cast<uint32_t>(bytes.size()), PktType::Host, {}, false, 0, 0,
+                                  h.inIface);
+  forwardPath = r.forwardPath;
+  return fateName(r.fate);
+}
+
+bool replayAgrees(const std::string& got, bool forwardPath, const std::string& claimed, PathKind kind) {
+  // "elsewhere": this ruleset's routing took the packet off the path.
+  if (claimed == "elsewhere") return kind == PathKind::Forward ? !forwardPath : forwardPath;
+  std::string want = expectedReplay(claimed);
+  return !want.empty() && want == got;
+}
+
+std::vector<PathDiff> diffPaths(const Ruleset& oldRs, const Ruleset& newRs, const std::optional<HostModel>& host) {
+  if (oldRs.family != newRs.family) throw std::runtime_error("the rulesets are of different families");
+  std::vector<PathDiff> out;
+  // The same rules in the same order: every path is the same, whatever the
+  // unmodelled targets do (their effects get separate unknowns per ruleset).
+  if (printRuleset(oldRs) == printRuleset(newRs)) {
+    for (PathKind k : {PathKind::Input, PathKind::Forward, PathKind::Output}) out.push_back({k, true, true, {}});
+    return out;
+  }
+  z3::context c;
+  std::vector<Rule> extra;
+  if (host) extra = hostIfaceRules(*host);
+  std::vector<const Rule*> extraPtrs;
+  for (const auto& r : extra) extraPtrs.push_back(&r);
+  IfaceUniverse ifs;
+  ifs.build({&oldRs, &newRs}, extraPtrs);
+  SymPacket pkt(c, oldRs.family, ifs);
+  // Rules with the same text share their unknown matches: an unchanged
+  // stateful rule behaves the same in both.
+  ChainModel mo(c, oldRs, pkt, "o", true), mn(c, newRs, pkt, "n", true);
+  for (PathKind k : {PathKind::Input, PathKind::Forward, PathKind::Output})
+    out.push_back(diffOne(c, pkt, mo, mn, k, host));
+  return out;
+}
+
+}  // namespace nfjit::verifier
