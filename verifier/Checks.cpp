@@ -37,11 +37,8 @@ RuleRefV makeRuleRef(const Ruleset& rs, size_t table, size_t chain, size_t rule)
   return r;
 }
 
-HookSolver::HookSolver(z3::context& c, const SymPacket& pkt) : s_(c, "QF_BV") {
-  // A query that takes longer is answered "unknown" and yields no finding.
-  z3::params p(c);
-  p.set("timeout", 3000u);
-  s_.set(p);
+std::vector<z3::expr> readablePacket(const SymPacket& pkt) {
+  z3::context& c = pkt.src.ctx();
   auto bv = [&](uint64_t v, unsigned w) { return c.bv_val(v, w); };
   const bool v4 = pkt.family == Family::IPv4;
   auto addr = [&](const char* a) {
@@ -54,20 +51,27 @@ HookSolver::HookSolver(z3::context& c, const SymPacket& pkt) : s_(c, "QF_BV") {
     }
     return z3::concat(bv(hi, 64), bv(lo, 64));
   };
-  prefs_ = {pkt.frag == bv(0, 1),
-            pkt.ctstate == bv(kCtNew, 8),
-            pkt.mark == bv(0, 32),
-            pkt.tos == bv(0, 8),
-            pkt.pktType == bv(0, 8),
-            pkt.ttl == bv(64, 8),
-            pkt.tcpFlags == bv(0x02, 8),
-            pkt.proto == bv(6, 8),
-            pkt.length == bv(v4 ? 20 : 40, 16) + z3::ite(pkt.proto == bv(6, 8), bv(20, 16), bv(8, 16)),
-            pkt.sport == bv(40000, 16),
-            pkt.dport == bv(80, 16),
-            pkt.icmpType == bv(v4 ? 8 : 128, 8) && pkt.icmpCode == bv(0, 8),
-            pkt.src == addr(v4 ? "192.0.2.10" : "2001:db8:1::10"),
-            pkt.dst == addr(v4 ? "198.51.100.20" : "2001:db8:2::20")};
+  return {pkt.frag == bv(0, 1),
+          pkt.ctstate == bv(kCtNew, 8),
+          pkt.mark == bv(0, 32),
+          pkt.tos == bv(0, 8),
+          pkt.pktType == bv(0, 8),
+          pkt.ttl == bv(64, 8),
+          pkt.tcpFlags == bv(0x02, 8),
+          pkt.proto == bv(6, 8),
+          pkt.length == bv(v4 ? 20 : 40, 16) + z3::ite(pkt.proto == bv(6, 8), bv(20, 16), bv(8, 16)),
+          pkt.sport == bv(40000, 16),
+          pkt.dport == bv(80, 16),
+          pkt.icmpType == bv(v4 ? 8 : 128, 8) && pkt.icmpCode == bv(0, 8),
+          pkt.src == addr(v4 ? "192.0.2.10" : "2001:db8:1::10"),
+          pkt.dst == addr(v4 ? "198.51.100.20" : "2001:db8:2::20")};
+}
+
+HookSolver::HookSolver(z3::context& c, const SymPacket& pkt) : prefs_(readablePacket(pkt)), s_(c, "QF_BV") {
+  // A query that takes longer is answered "unknown" and yields no finding.
+  z3::params p(c);
+  p.set("timeout", 3000u);
+  s_.set(p);
   for (int h = 0; h < 5; ++h) {
     lits_.push_back(c.bool_const(("hook_" + std::to_string(h)).c_str()));
     s_.add(z3::implies(lits_.back(), pkt.wellFormed(static_cast<Hook>(h))));

@@ -12,6 +12,11 @@ namespace nfjit::verifier {
 
 RuleRefV makeRuleRef(const Ruleset& rs, size_t table, size_t chain, size_t rule);
 
+// What makes a witness readable (TTL 64, a NEW TCP SYN with headers only,
+// documentation addresses...), one preference each, for checkNice-style
+// greedy queries.
+std::vector<z3::expr> readablePacket(const SymPacket& pkt);
+
 // One solver with a literal per hook that switches on "the packet is well
 // formed at this hook", so queries for different hooks share it.
 class HookSolver {

@@ -5,6 +5,7 @@
 
 #include "compiler/frontend/Printer.h"
 
+#include "verifier/Checks.h"
 #include "verifier/HostModel.h"
 #include "verifier/PathModel.h"
 
@@ -36,11 +37,36 @@ PathDiff diffOne(z3::context& c, const SymPacket& pkt, const ChainModel& mo, con
   const z3::expr both = po.routed() && pn.routed();
   const z3::expr first = (pkt.ctstate & c.bv_val(0x1f, 8)) == c.bv_val(kCtNew, 8);
   z3::check_result r = z3::unknown;
+  std::vector<z3::expr> keep;
   for (const std::vector<z3::expr>& prefs : {std::vector<z3::expr>{both, first}, {both}, {first}, {}}) {
     z3::expr_vector a(c);
     for (const auto& e : prefs) a.push_back(e);
     r = s.check(a);
-    if (r == z3::sat) break;
+    if (r == z3::sat) {
+      keep = prefs;
+      break;
+    }
+  }
+  if (r == z3::sat) {
+    // Then a packet one can send: headers only, TTL 64, documentation
+    // addresses where the difference allows (greedy, as HookSolver::checkNice).
+    s.set("timeout", 3000u);
+    auto checkWith = [&](const std::vector<z3::expr>& v) {
+      z3::expr_vector a(c);
+      for (const auto& e : v) a.push_back(e);
+      return s.check(a);
+    };
+    std::vector<z3::expr> all = keep;
+    for (const auto& p : readablePacket(pkt)) all.push_back(p);
+    if (checkWith(all) == z3::sat) {
+      keep = all;
+    } else {
+      for (const auto& p : readablePacket(pkt)) {
+        keep.push_back(p);
+        if (checkWith(keep) != z3::sat) keep.pop_back();
+      }
+    }
+    r = checkWith(keep);
   }
   if (r == z3::unsat) return d;  // equivalent whatever the unknown matches do
   d.equivalent = false;
