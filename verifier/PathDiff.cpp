@@ -1,5 +1,6 @@
 // Whole-path diff: per path kind, one solver query "some packet on this path
 // gets different fates", its witness replayed through HookPipeline.
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -142,6 +143,83 @@ bool replayAgrees(const std::string& got, bool forwardPath, const std::string& c
   return !want.empty() && want == got;
 }
 
+namespace {
+
+Hook mainHook(PathKind k) {
+  return k == PathKind::Input ? Hook::LocalIn : k == PathKind::Forward ? Hook::Forward : Hook::LocalOut;
+}
+
+// The tables other than filter hold the same chains, policies and rules in
+// both versions (a table missing on one side counts as empty).
+bool sameOutsideFilter(const Ruleset& a, const Ruleset& b) {
+  auto text = [](const Ruleset& rs, const std::string& table) {
+    std::string out;
+    for (const auto& t : rs.tables)
+      if (t.name == table)
+        for (const auto& ch : t.chains) {
+          if (ch.rules.empty() && (!ch.builtin || ch.policy != Policy::Drop)) continue;
+          out += ch.name + (ch.policy == Policy::Drop ? " DROP\n" : "\n");
+          for (const auto& r : ch.rules) out += printRule(r, ch.name, rs.family) + "\n";
+        }
+    return out;
+  };
+  for (const char* t : {"raw", "mangle", "nat", "security"})
+    if (text(a, t) != text(b, t)) return false;
+  return true;
+}
+
+PathFate fateOf(const std::string& label, const std::vector<RuleRefV>& rules, PathKind k, const std::string& chain) {
+  PathFate f;
+  if (label == "ACCEPT") {
+    f.fate = k == PathKind::Input ? "deliver" : k == PathKind::Forward ? "forward" : "sent";
+    return f;
+  }
+  f.fate = label == "REJECT" ? "REJECT" : verdictClass(label);
+  f.table = "filter";
+  f.chain = chain;
+  f.label = label;
+  // The chain diff names the deciding rule, not its occurrence: any index
+  // >= 0 says "a rule, not the policy".
+  if (!rules.empty()) f.ruleText = rules.back().text, f.line = rules.back().loc.line, f.occ = 0;
+  return f;
+}
+
+// With every other table the same in both versions, the per-chain diff of
+// the path's filter chain answers for the whole path: identical chains treat
+// a packet alike before filter (the chain diff covers every mark, state and
+// address filter may then see, host constraints included) and after it. A
+// difference counts only once its witness replays along the path as
+// claimed; none does: ask the path model.
+std::optional<PathDiff> fromChainDiff(const ChainDiff& cd, PathKind k, const std::optional<HostModel>& host,
+                                      const Ruleset& oldRs, const Ruleset& newRs) {
+  PathDiff d;
+  d.kind = k;
+  d.definite = cd.definite;
+  if (cd.equivalent) return d;
+  for (const auto& x : cd.differences) {
+    PathDifference p;
+    p.witness = k == PathKind::Forward ? arrivalForm(x.witness, Hook::Forward) : x.witness;
+    p.oldFate = fateOf(x.oldVerdict, x.oldRules, k, cd.chain);
+    p.newFate = fateOf(x.newVerdict, x.newRules, k, cd.chain);
+    if (k == PathKind::Output) {
+      p.replayNote = "the output path starts in the host's stack: HookPipeline replays received packets only";
+    } else {
+      bool fo = false, fn = false;
+      p.oldReplay = replayPath(oldRs, p.witness, k, host, fo);
+      p.newReplay = replayPath(newRs, p.witness, k, host, fn);
+      p.replayed = replayAgrees(p.oldReplay, fo, p.oldFate.fate, k) && replayAgrees(p.newReplay, fn, p.newFate.fate, k);
+      if (!p.replayed) continue;
+    }
+    d.equivalent = false;
+    d.definite = cd.definite && x.definite;
+    d.difference = std::move(p);
+    return d;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::vector<PathDiff> diffPaths(const Ruleset& oldRs, const Ruleset& newRs, const std::optional<HostModel>& host) {
   if (oldRs.family != newRs.family) throw std::runtime_error("the rulesets are of different families");
   std::vector<PathDiff> out;
@@ -149,6 +227,26 @@ std::vector<PathDiff> diffPaths(const Ruleset& oldRs, const Ruleset& newRs, cons
   // unmodelled targets do (their effects get separate unknowns per ruleset).
   if (printRuleset(oldRs) == printRuleset(newRs)) {
     for (PathKind k : {PathKind::Input, PathKind::Forward, PathKind::Output}) out.push_back({k, true, true, {}});
+    return out;
+  }
+  // Where only the filter table changed, the per-chain diff, with its
+  // shared-block encoding, answers for the paths.
+  std::optional<std::vector<ChainDiff>> chainDiffs;
+  std::vector<std::optional<PathDiff>> quick;
+  const bool onlyFilterChanged = sameOutsideFilter(oldRs, newRs);
+  for (PathKind k : {PathKind::Input, PathKind::Forward, PathKind::Output}) {
+    quick.emplace_back();
+    if (!onlyFilterChanged) continue;
+    if (!chainDiffs) {
+      DiffOptions o;
+      o.host = host;
+      chainDiffs = diffRulesets(oldRs, newRs, "filter", nullptr, o);
+    }
+    for (const auto& cd : *chainDiffs)
+      if (cd.hook == mainHook(k)) quick.back() = fromChainDiff(cd, k, host, oldRs, newRs);
+  }
+  if (std::all_of(quick.begin(), quick.end(), [](const auto& q) { return q.has_value(); })) {
+    for (auto& q : quick) out.push_back(std::move(*q));
     return out;
   }
   z3::context c;
@@ -162,8 +260,12 @@ std::vector<PathDiff> diffPaths(const Ruleset& oldRs, const Ruleset& newRs, cons
   // Rules with the same text share their unknown matches: an unchanged
   // stateful rule behaves the same in both.
   ChainModel mo(c, oldRs, pkt, "o", true), mn(c, newRs, pkt, "n", true);
-  for (PathKind k : {PathKind::Input, PathKind::Forward, PathKind::Output})
-    out.push_back(diffOne(c, pkt, mo, mn, k, host));
+  size_t i = 0;
+  for (PathKind k : {PathKind::Input, PathKind::Forward, PathKind::Output}) {
+    if (quick[i]) out.push_back(std::move(*quick[i]));
+    else out.push_back(diffOne(c, pkt, mo, mn, k, host));
+    ++i;
+  }
   return out;
 }
 

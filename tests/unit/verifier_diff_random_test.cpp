@@ -11,6 +11,7 @@
 #include "tests/support/RandomRuleset.h"
 #include "tests/support/RulesetFixture.h"
 #include "runtime/packet/PacketView.h"
+#include "verifier/PathModel.h"
 #include "verifier/Verifier.h"
 
 namespace nfjit {
@@ -129,7 +130,22 @@ TEST(VerifierDiffRandom, EquivalentMeansSameVerdictsAndDifferencesReplay) {
     if (r.chance(30)) changed = edit(r, changed);
     const std::string ta = render(base), tb = render(changed);
     Ruleset a = testsupport::parseRules(ta), b = testsupport::parseRules(tb);
-    for (const auto& cd : verifier::diffRulesets(a, b)) {
+    const auto chains = verifier::diffRulesets(a, b);
+    // Filter alone decides each path here: the path diff answers through the
+    // chain diff, and its witnesses must replay along the whole path.
+    for (const auto& pd : verifier::diffPaths(a, b, std::nullopt)) {
+      SCOPED_TRACE("seed " + std::to_string(seed) + " path " + verifier::pathKindName(pd.kind));
+      const Hook h = pd.kind == verifier::PathKind::Input     ? Hook::LocalIn
+                     : pd.kind == verifier::PathKind::Forward ? Hook::Forward
+                                                              : Hook::LocalOut;
+      for (const auto& cd : chains)
+        if (cd.hook == h && cd.equivalent) EXPECT_TRUE(pd.equivalent);
+      if (pd.kind != verifier::PathKind::Output && pd.difference) {
+        EXPECT_TRUE(pd.difference->replayed) << pd.difference->replayNote;
+        EXPECT_NE(pd.difference->oldFate.fate, pd.difference->newFate.fate);
+      }
+    }
+    for (const auto& cd : chains) {
       SCOPED_TRACE("seed " + std::to_string(seed) + " chain " + cd.chain + "\nold:\n" + ta + "new:\n" + tb);
       ASSERT_TRUE(cd.definite);
       if (!cd.equivalent) {
