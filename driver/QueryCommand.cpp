@@ -1,6 +1,7 @@
 // nfjit query: is there a packet matching EXPR that a chain decides with a
 // given verdict? A witness, or a proof that none exists.
 #include <iostream>
+#include <optional>
 
 #include "compiler/frontend/RestoreParser.h"
 #include "driver/Command.h"
@@ -13,6 +14,25 @@
 
 namespace nfjit::driver {
 namespace {
+
+// EXPR as the match part of the one rule of `chain` in `table`; none after
+// its diagnostics are printed.
+std::optional<Ruleset> parseWhere(const std::string& expr, const std::string& table, const std::string& chain,
+                                  Family family) {
+  ParseOptions po;
+  po.family = family;
+  std::string text = "*" + table + "\n:" + chain + " ACCEPT [0:0]\n-A " + chain + " " + expr + "\nCOMMIT\n";
+  DiagnosticEngine d("--where");
+  Ruleset rs = parseRestore(text, po, d);
+  d.print(std::cerr);
+  if (d.hasErrors() || rs.tables.empty()) return std::nullopt;
+  const Chain* c = rs.tables[0].findChain(chain);
+  if (!c || c->rules.size() != 1) {
+    std::cerr << "--where: error: not a rule's match part\n";
+    return std::nullopt;
+  }
+  return rs;
+}
 
 class QueryCommand final : public Command {
  public:
@@ -48,19 +68,10 @@ class QueryCommand final : public Command {
     auto loaded = loadRuleset(file_, ipv6_, permissive_);
     if (!loaded) return 2;
     const Ruleset& rs = loaded->rules;
-    ParseOptions po;
-    po.family = rs.family;
     // The expression is parsed as the match part of a rule in the chain.
-    std::string w = "*" + table_ + "\n:" + chain_ + " ACCEPT [0:0]\n-A " + chain_ + " " + where_ + "\nCOMMIT\n";
-    DiagnosticEngine wd("--where");
-    Ruleset wrs = parseRestore(w, po, wd);
-    wd.print(std::cerr);
-    if (wd.hasErrors() || wrs.tables.empty()) return 2;
-    const Chain* wc = wrs.tables[0].findChain(chain_);
-    if (!wc || wc->rules.size() != 1) {
-      std::cerr << "--where: error: not a rule's match part\n";
-      return 2;
-    }
+    auto wrs = parseWhere(where_, table_, chain_, rs.family);
+    if (!wrs) return 2;
+    const Rule& where = wrs->tables[0].findChain(chain_)->rules[0];
     for (char& c : verdict_) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     std::optional<HostModel> host;
     if (host_.any()) {
@@ -69,7 +80,7 @@ class QueryCommand final : public Command {
     }
     verifier::QueryResult q;
     try {
-      q = verifier::queryRuleset(rs, table_, chain_, wc->rules[0], verdict_, host);
+      q = verifier::queryRuleset(rs, table_, chain_, where, verdict_, host);
     } catch (const std::exception& e) {
       std::cerr << "nfjit query: error: " << e.what() << "\n";
       return 2;
@@ -122,20 +133,11 @@ class QueryCommand final : public Command {
     auto loaded = loadRuleset(file_, ipv6_, permissive_);
     if (!loaded) return 2;
     const Ruleset& rs = loaded->rules;
-    ParseOptions po;
-    po.family = rs.family;
     // The expression is parsed as the match part of a filter rule at the path's main hook.
     const std::string chain = parseHook == Hook::LocalIn ? "INPUT" : parseHook == Hook::Forward ? "FORWARD" : "OUTPUT";
-    std::string w = "*filter\n:" + chain + " ACCEPT [0:0]\n-A " + chain + " " + where_ + "\nCOMMIT\n";
-    DiagnosticEngine wd("--where");
-    Ruleset wrs = parseRestore(w, po, wd);
-    wd.print(std::cerr);
-    if (wd.hasErrors() || wrs.tables.empty()) return 2;
-    const Chain* wc = wrs.tables[0].findChain(chain);
-    if (!wc || wc->rules.size() != 1) {
-      std::cerr << "--where: error: not a rule's match part\n";
-      return 2;
-    }
+    auto wrs = parseWhere(where_, "filter", chain, rs.family);
+    if (!wrs) return 2;
+    const Rule& where = wrs->tables[0].findChain(chain)->rules[0];
     std::string fate;
     for (char ch : verdict_) fate += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     if (fate == "ACCEPT" || fate == "DELIVER" || fate == "FORWARD" || fate == "SENT")
@@ -147,7 +149,7 @@ class QueryCommand final : public Command {
     }
     verifier::PathQueryResult q;
     try {
-      q = verifier::queryPath(rs, kind, wc->rules[0], fate, host);
+      q = verifier::queryPath(rs, kind, where, fate, host);
     } catch (const std::exception& e) {
       std::cerr << "nfjit query: error: " << e.what() << "\n";
       return 2;

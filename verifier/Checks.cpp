@@ -41,16 +41,7 @@ std::vector<z3::expr> readablePacket(const SymPacket& pkt) {
   z3::context& c = pkt.src.ctx();
   auto bv = [&](uint64_t v, unsigned w) { return c.bv_val(v, w); };
   const bool v4 = pkt.family == Family::IPv4;
-  auto addr = [&](const char* a) {
-    IpAddr ip = *parseIpAddr(pkt.family, a);
-    if (v4) return bv(ip.v4(), 32);
-    uint64_t hi = 0, lo = 0;
-    for (int i = 0; i < 8; ++i) {
-      hi = hi << 8 | ip.b[i];
-      lo = lo << 8 | ip.b[8 + i];
-    }
-    return z3::concat(bv(hi, 64), bv(lo, 64));
-  };
+  auto addr = [&](const char* a) { return addressExpr(c, pkt.family, *parseIpAddr(pkt.family, a)); };
   return {pkt.frag == bv(0, 1),
           pkt.ctstate == bv(kCtNew, 8),
           pkt.mark == bv(0, 32),

@@ -7,20 +7,10 @@ namespace nfjit::verifier {
 
 namespace {
 
-z3::expr addrConst(z3::context& c, Family f, const IpAddr& a) {
-  if (f == Family::IPv4) return c.bv_val(a.v4(), 32);
-  uint64_t hi = 0, lo = 0;
-  for (int i = 0; i < 8; ++i) {
-    hi = hi << 8 | a.b[i];
-    lo = lo << 8 | a.b[8 + i];
-  }
-  return z3::concat(c.bv_val(hi, 64), c.bv_val(lo, 64));
-}
-
 z3::expr inPrefix(const SymPacket& p, const z3::expr& x, const IpAddr& net, unsigned len) {
   z3::context& c = x.ctx();
   IpAddr m = prefixMask(p.family, len);
-  return (x & addrConst(c, p.family, m)) == addrConst(c, p.family, applyMask(net, m));
+  return (x & addressExpr(c, p.family, m)) == addressExpr(c, p.family, applyMask(net, m));
 }
 
 z3::expr ifaceIs(const SymPacket& p, const z3::expr& var, const std::string& name) {
@@ -34,7 +24,7 @@ z3::expr ifaceIs(const SymPacket& p, const z3::expr& var, const std::string& nam
 z3::expr deliveredLocally(const SymPacket& p, const HostModel& h) {
   z3::context& c = p.dst.ctx();
   z3::expr_vector any(c);
-  for (const auto& a : h.localAddrs) any.push_back(p.dst == addrConst(c, p.family, a));
+  for (const auto& a : h.localAddrs) any.push_back(p.dst == addressExpr(c, p.family, a));
   unsigned w = p.dst.get_sort().bv_size();
   if (p.family == Family::IPv4) any.push_back(p.dst.extract(w - 1, w - 4) == c.bv_val(0xe, 4));
   else any.push_back(p.dst.extract(w - 1, w - 8) == c.bv_val(0xff, 8));
@@ -52,7 +42,7 @@ z3::expr martianSource(const SymPacket& p) {
   }
   IpAddr loop;
   loop.b[15] = 1;
-  return p.src.extract(w - 1, w - 8) == c.bv_val(0xff, 8) || p.src == addrConst(c, p.family, loop);
+  return p.src.extract(w - 1, w - 8) == c.bv_val(0xff, 8) || p.src == addressExpr(c, p.family, loop);
 }
 
 // HookPipeline::routeIface: the longest matching route, else out-iface.
@@ -90,7 +80,7 @@ z3::expr hostConstraint(const SymPacket& p, const HostModel& h, Hook hook) {
     case Hook::PostRouting: return forwarded;  // the host's own packets cannot come from a pcap
     case Hook::LocalOut: {
       z3::expr_vector from(c);
-      for (const auto& a : h.localAddrs) from.push_back(p.src == addrConst(c, p.family, a));
+      for (const auto& a : h.localAddrs) from.push_back(p.src == addressExpr(c, p.family, a));
       z3::expr src = from.empty() ? c.bool_val(true) : z3::mk_or(from);
       return src && routedOut(p, h, p.dst);
     }
@@ -112,7 +102,7 @@ z3::expr hostPreference(const SymPacket& p, const HostModel& h, Hook hook) {
   z3::context& c = p.dst.ctx();
   if (hook != Hook::LocalIn || h.localAddrs.empty()) return c.bool_val(true);
   z3::expr_vector any(c);
-  for (const auto& a : h.localAddrs) any.push_back(p.dst == addrConst(c, p.family, a));
+  for (const auto& a : h.localAddrs) any.push_back(p.dst == addressExpr(c, p.family, a));
   return z3::mk_or(any);
 }
 

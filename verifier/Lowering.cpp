@@ -163,6 +163,10 @@ class Z3Context final : public LoweringContext {
 
 }  // namespace
 
+z3::expr addressExpr(z3::context& c, Family f, const IpAddr& a) {
+  return bvConst(c, addrValue(f, a), f == Family::IPv4 ? 32 : 128);
+}
+
 IfaceUniverse ifaceUniverse(const Ruleset& rs, const std::vector<Rule>& extra) {
   std::vector<const Rule*> ptrs;
   for (const auto& r : extra) ptrs.push_back(&r);

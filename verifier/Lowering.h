@@ -82,4 +82,7 @@ inline uint32_t fieldBit(Field f) { return 1u << unsigned(f); }
 // The box as a condition on the packet.
 z3::expr boxCondition(const SymPacket& pkt, const Box& b);
 
+// An address as the bit-vector the packet's src/dst fields hold.
+z3::expr addressExpr(z3::context& c, Family f, const IpAddr& a);
+
 }  // namespace nfjit::verifier

@@ -11,14 +11,11 @@ namespace nfjit::verifier {
 
 namespace {
 
-z3::expr addrVal(z3::context& c, Family f, const IpAddr& a) {
-  if (f == Family::IPv4) return c.bv_val(a.v4(), 32);
-  uint64_t hi = 0, lo = 0;
-  for (int i = 0; i < 8; ++i) {
-    hi = hi << 8 | a.b[i];
-    lo = lo << 8 | a.b[8 + i];
-  }
-  return z3::concat(c.bv_val(hi, 64), c.bv_val(lo, 64));
+// A fate no chain decided (accepted all along, or routed elsewhere).
+PathFate endsAs(const char* fate) {
+  PathFate f;
+  f.fate = fate;
+  return f;
 }
 
 // Fresh names for the choices NAT ranges leave to the kernel.
@@ -78,7 +75,7 @@ PathModel::PathModel(const ChainModel& m, PathKind kind, const std::optional<Hos
     if (host) domain_ = domain_ && hostConstraint(p, *host, Hook::LocalOut);
     preRouting_ = false;
     run(kOut);
-    outcomes_.push_back({{"sent"}, alive_});
+    outcomes_.push_back({endsAs("sent"), alive_});
     return;
   }
   // Received packets carry no mark. pkt.ttl is what FORWARD sees: on the
@@ -103,8 +100,8 @@ PathModel::PathModel(const ChainModel& m, PathKind kind, const std::optional<Hos
   alive_ = alive_ && routed_;
   if (kind == PathKind::Input) run(kIn);
   else run(kFwd);
-  outcomes_.push_back({{kind == PathKind::Input ? "deliver" : "forward"}, alive_});
-  if (host) outcomes_.push_back({{"elsewhere"}, beforeRoute && !routed_});
+  outcomes_.push_back({endsAs(kind == PathKind::Input ? "deliver" : "forward"), alive_});
+  if (host) outcomes_.push_back({endsAs("elsewhere"), beforeRoute && !routed_});
 }
 
 void PathModel::step(const std::string& table, Hook hook, bool natOnly) {
@@ -184,12 +181,12 @@ void PathModel::applyNat(const Occurrence& o, const z3::expr& fired, Hook hook) 
   z3::expr newDst = dst_, newPort = dport_;
   if (n.kind == NatRequest::Kind::Dnat && n.hasAddr) {
     if (n.minAddr == n.maxAddr) {
-      newDst = addrVal(c, p.family, n.minAddr);
+      newDst = addressExpr(c, p.family, n.minAddr);
     } else {
       // The kernel picks one address of the range (by a hash): any of them.
       z3::expr v = c.bv_const(freshName("dst").c_str(), aw);
-      newDst = z3::ite(z3::uge(v, addrVal(c, p.family, n.minAddr)) && z3::ule(v, addrVal(c, p.family, n.maxAddr)),
-                       v, addrVal(c, p.family, n.minAddr));
+      newDst = z3::ite(z3::uge(v, addressExpr(c, p.family, n.minAddr)) && z3::ule(v, addressExpr(c, p.family, n.maxAddr)),
+                       v, addressExpr(c, p.family, n.minAddr));
       unknown("DNAT address choice");
     }
   } else if (n.kind != NatRequest::Kind::Dnat) {
