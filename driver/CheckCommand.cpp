@@ -6,6 +6,7 @@
 #include "driver/Command.h"
 #include "driver/HostOptions.h"
 #include "driver/RulesetLoader.h"
+#include "driver/WitnessPcap.h"
 #include "runtime/pipeline/ConntrackNeeds.h"
 #include "verifier/Anomalies.h"
 #include "verifier/Cover.h"
@@ -139,13 +140,7 @@ class CheckCommand final : public Command {
   static bool writePcap(const std::string& path, const std::vector<verifier::Witness>& ws) {
     std::vector<const verifier::Witness*> ptrs;
     for (const auto& w : ws) ptrs.push_back(&w);
-    try {
-      verifier::writeWitnessPcap(path, ptrs);
-    } catch (const std::exception& e) {
-      std::cerr << path << ": error: " << e.what() << "\n";
-      return false;
-    }
-    return true;
+    return writeWitnesses(path, ptrs);
   }
 
   bool permissive_ = false;

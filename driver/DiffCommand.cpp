@@ -5,6 +5,7 @@
 #include "driver/Command.h"
 #include "driver/HostOptions.h"
 #include "driver/RulesetLoader.h"
+#include "driver/WitnessPcap.h"
 #include "verifier/HostModel.h"
 #include "verifier/PathModel.h"
 #include "verifier/Report.h"
@@ -75,14 +76,7 @@ class DiffCommand final : public Command {
     }
     std::vector<const verifier::Witness*> ws;
     for (const auto& w : arrived) ws.push_back(&w);
-    if (!pcap_.empty()) {
-      try {
-        verifier::writeWitnessPcap(pcap_, ws);
-      } catch (const std::exception& e) {
-        std::cerr << pcap_ << ": error: " << e.what() << "\n";
-        return 2;
-      }
-    }
+    if (!pcap_.empty() && !writeWitnesses(pcap_, ws)) return 2;
     return same ? 0 : 1;
   }
 

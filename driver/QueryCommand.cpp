@@ -7,6 +7,7 @@
 #include "driver/Command.h"
 #include "driver/HostOptions.h"
 #include "driver/RulesetLoader.h"
+#include "driver/WitnessPcap.h"
 #include "verifier/HostModel.h"
 #include "verifier/PathModel.h"
 #include "verifier/Report.h"
@@ -107,12 +108,7 @@ class QueryCommand final : public Command {
       if (q.witness) arrived.push_back(verifier::arrivalForm(*q.witness, *builtinChainHook(chain_)));
       std::vector<const verifier::Witness*> ws;
       for (const auto& w : arrived) ws.push_back(&w);
-      try {
-        verifier::writeWitnessPcap(pcap_, ws);
-      } catch (const std::exception& e) {
-        std::cerr << pcap_ << ": error: " << e.what() << "\n";
-        return 2;
-      }
+      if (!writeWitnesses(pcap_, ws)) return 2;
     }
     // Like grep: 0 when a packet was found, 1 when none exists.
     return q.found ? 0 : 1;
@@ -173,12 +169,7 @@ class QueryCommand final : public Command {
     if (!pcap_.empty()) {
       std::vector<const verifier::Witness*> ws;
       if (q.witness) ws.push_back(&*q.witness);
-      try {
-        verifier::writeWitnessPcap(pcap_, ws);
-      } catch (const std::exception& e) {
-        std::cerr << pcap_ << ": error: " << e.what() << "\n";
-        return 2;
-      }
+      if (!writeWitnesses(pcap_, ws)) return 2;
     }
     return q.found ? 0 : 1;
   }

@@ -47,10 +47,7 @@ class AnomalyFinder {
         search_(model_, rs.family) {
     if (opts.host) {
       addHostConstraints(hs_, pkt_, *opts.host);
-      std::array<z3::expr, 5> byHook = {c_.bool_val(true), c_.bool_val(true), c_.bool_val(true), c_.bool_val(true),
-                                        c_.bool_val(true)};
-      for (int h = 0; h < 5; ++h) byHook[static_cast<size_t>(h)] = hostConstraint(pkt_, *opts.host, static_cast<Hook>(h));
-      search_.setHostConstraints(byHook);
+      search_.setHostConstraints(hostConstraintsByHook(pkt_, *opts.host));
     }
     for (const auto& tr : model_.traversals()) {
       WalkOptions wo;
@@ -65,9 +62,7 @@ class AnomalyFinder {
 
   ~AnomalyFinder() {
     // As in Checks.cpp: freeing a large run's terms takes longer than the run.
-    size_t occurrences = 0;
-    for (const auto& t : model_.traversals()) occurrences += t.occs.size();
-    if (occurrences > kKeepContextAbove) keepUntilExit(std::move(ownedCtx_));
+    if (model_.occurrences() > kKeepContextAbove) keepUntilExit(std::move(ownedCtx_));
   }
   AnomalyFinder(const AnomalyFinder&) = delete;
   AnomalyFinder& operator=(const AnomalyFinder&) = delete;
@@ -82,7 +77,6 @@ class AnomalyFinder {
   }
 
  private:
-  static constexpr size_t kKeepContextAbove = 3000;
   // A note that an analysis ran out of budget (no rule, no witness).
   void budgetNote(const std::string& name, std::string message) {
     Finding f;

@@ -78,6 +78,9 @@ class ChainModel {
   const LoweredRule& lowered(size_t table, size_t chain, size_t rule) const {
     return lowered_[table][chain][rule];
   }
+  const TargetEffect& effect(size_t table, size_t chain, size_t rule) const { return effects_[table][chain][rule]; }
+  // Occurrences in all traversals together.
+  size_t occurrences() const { return total_; }
   WalkResult walk(const Traversal& t, const WalkOptions& opt) const;
   // The condition that the traversal ends with `label`.
   z3::expr verdict(const WalkResult& w, const std::string& label) const;

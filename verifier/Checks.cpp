@@ -144,10 +144,7 @@ class Checker {
     // packets that satisfy it.
     if (opts.host) {
       addHostConstraints(hs_, pkt_, *opts.host);
-      std::array<z3::expr, 5> byHook = {c_.bool_val(true), c_.bool_val(true), c_.bool_val(true), c_.bool_val(true),
-                                        c_.bool_val(true)};
-      for (int h = 0; h < 5; ++h) byHook[static_cast<size_t>(h)] = hostConstraint(pkt_, *opts.host, static_cast<Hook>(h));
-      search_.setHostConstraints(byHook);
+      search_.setHostConstraints(hostConstraintsByHook(pkt_, *opts.host));
     }
     if (debug_)
       std::fprintf(stderr, "nfjit check: model built, %zu traversals\n", model_.traversals().size());
@@ -156,7 +153,7 @@ class Checker {
   ~Checker() {
     // Z3_del_context takes minutes after a large run (it frees every term
     // the bit-blaster made); large runs leave the context to process exit.
-    if (model_.traversals().size() && occurrences() > kKeepContextAbove) keepUntilExit(std::move(ownedCtx_));
+    if (model_.occurrences() > kKeepContextAbove) keepUntilExit(std::move(ownedCtx_));
   }
   Checker(const Checker&) = delete;
   Checker& operator=(const Checker&) = delete;
@@ -205,12 +202,6 @@ class Checker {
   }
 
  private:
-  static constexpr size_t kKeepContextAbove = 3000;
-  size_t occurrences() const {
-    size_t n = 0;
-    for (const auto& t : model_.traversals()) n += t.occs.size();
-    return n;
-  }
 
   // The conditions of the jumps that lead to an occurrence: a witness that
   // satisfies them reaches the rule's chain unless an earlier rule decides.

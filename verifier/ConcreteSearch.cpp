@@ -11,16 +11,11 @@ constexpr int kTries = 40;  // blockers stepped around before giving up
 
 ConcreteSearch::ConcreteSearch(const ChainModel& m, Family f) : m_(m), family_(f) {
   const Ruleset& rs = m.ruleset();
-  effects_.resize(rs.tables.size());
-  for (size_t t = 0; t < rs.tables.size(); ++t) {
-    effects_[t].resize(rs.tables[t].chains.size());
+  for (size_t t = 0; t < rs.tables.size(); ++t)
     for (size_t ch = 0; ch < rs.tables[t].chains.size(); ++ch)
-      for (size_t r = 0; r < rs.tables[t].chains[ch].rules.size(); ++r) {
-        effects_[t][ch].push_back(targetEffect(rs.tables[t].chains[ch].rules[r].target, f));
+      for (size_t r = 0; r < rs.tables[t].chains[ch].rules.size(); ++r)
         for (const auto& u : m.lowered(t, ch, r).unknowns)
           if (u.stateful && statefulVars_.insert(u.var.id()).second) statefulExprs_.push_back(u.var);
-      }
-  }
 }
 
 z3::expr ConcreteSearch::bv(z3::context& c, u128 v, unsigned w) {
@@ -106,7 +101,7 @@ ConcreteSearch::Res ConcreteSearch::run(const Traversal& tr, size_t begin, size_
       case Action::Terminal: return {Out::Blocked, static_cast<int>(i)};
       case Action::Return: return {Out::Exited, static_cast<int>(i)};
       case Action::Continue: {
-        const TargetEffect& eff = effects_[o.table][o.chain][o.rule];
+        const TargetEffect& eff = m_.effect(o.table, o.chain, o.rule);
         if (!eff.known) return {Out::GiveUp};
         if (eff.setsMark) mark_ = (mark_ & ~eff.markMask) ^ eff.markValue;
         break;
@@ -196,7 +191,7 @@ int ConcreteSearch::forcedBlocker(const Traversal& tr, size_t target) const {
       const Occurrence& c = tr.occs[k];
       if (c.parent != static_cast<int>(i)) continue;
       if (c.action == Action::Return || c.action == Action::Goto) break;
-      if (c.action == Action::Continue && !effects_[c.table][c.chain][c.rule].known) break;
+      if (c.action == Action::Continue && !m_.effect(c.table, c.chain, c.rule).known) break;
       if (c.action == Action::Terminal && coversForced(c, box)) return static_cast<int>(i);
     }
   }

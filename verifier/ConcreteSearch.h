@@ -75,7 +75,6 @@ class ConcreteSearch {
 
   const ChainModel& m_;
   Family family_;
-  std::vector<std::vector<std::vector<TargetEffect>>> effects_;
   std::unordered_set<unsigned> statefulVars_;
   std::vector<z3::expr> statefulExprs_;
   // Per query.

@@ -5,10 +5,14 @@
 #pragma once
 #include <z3++.h>
 
+#include <cstddef>
 #include <memory>
 
 namespace nfjit::verifier {
 
 void keepUntilExit(std::unique_ptr<z3::context> ctx);
+
+// Above this many rule occurrences (or rules, for diff) a run counts as large.
+constexpr size_t kKeepContextAbove = 3000;
 
 }  // namespace nfjit::verifier

@@ -130,9 +130,8 @@ Alignment align(const Traversal& a, const std::vector<std::string>& ka, const Tr
 }
 
 bool hasHavoc(const ChainModel& m, const Traversal& tr) {
-  const Ruleset& rs = m.ruleset();
   for (const auto& o : tr.occs)
-    if (!targetEffect(rs.tables[o.table].chains[o.chain].rules[o.rule].target, rs.family).known) return true;
+    if (!m.effect(o.table, o.chain, o.rule).known) return true;
   return false;
 }
 
@@ -150,13 +149,12 @@ bool anyUnknown(const ChainModel& m, const Traversal& tr) {
 // jump's callee is changed too (aligned pairs need aligned parents), and
 // its occurrences' boxes lie inside the jump's.
 std::vector<Box> changedBoxes(const ChainModel& m, const Traversal& tr, const std::vector<bool>& changed) {
-  const Ruleset& rs = m.ruleset();
   std::vector<Box> out;
   for (size_t i = 0; i < tr.occs.size(); ++i) {
     const Occurrence& o = tr.occs[i];
     if (!changed[i] || o.pathBox.empty || o.action == Action::Jump) continue;
     if (o.action == Action::Continue) {
-      TargetEffect eff = targetEffect(rs.tables[o.table].chains[o.chain].rules[o.rule].target, rs.family);
+      const TargetEffect& eff = m.effect(o.table, o.chain, o.rule);
       if (!eff.setsMark && eff.known) continue;
     }
     out.push_back(o.pathBox);
@@ -229,7 +227,6 @@ class BlockComposer {
   std::optional<std::map<std::string, z3::expr>> verdicts(const ChainModel& m, const Traversal& tr,
                                                           const std::vector<std::string>& keys) {
     z3::context& c = hs_.solver().ctx();
-    const Ruleset& rs = m.ruleset();
     auto blocks = topLevelBlocks(tr);
     z3::expr reach = c.bool_val(true);
     std::map<std::string, z3::expr_vector> terms;
@@ -240,7 +237,7 @@ class BlockComposer {
       for (size_t i = begin; i < end; ++i) {
         const Occurrence& o = tr.occs[i];
         meets = meets || o.pathBox.meets(region_);
-        if (!last && targetEffect(rs.tables[o.table].chains[o.chain].rules[o.rule].target, rs.family).setsMark)
+        if (!last && m.effect(o.table, o.chain, o.rule).setsMark)
           return std::nullopt;
       }
       if (!meets) continue;  // no packet of the region matches anything in it
@@ -302,7 +299,7 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
     ~Keep() {
       if (leak) keepUntilExit(std::move(ctx));
     }
-  } keep{owned, rules > 3000};
+  } keep{owned, rules > kKeepContextAbove};
   const std::vector<Rule> hostRules = opts.host ? hostIfaceRules(*opts.host) : std::vector<Rule>{};
   IfaceUniverse ifs;
   ifs.build({&oldRs, &newRs}, rulePtrs(hostRules));

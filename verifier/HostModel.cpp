@@ -106,6 +106,14 @@ z3::expr hostPreference(const SymPacket& p, const HostModel& h, Hook hook) {
   return z3::mk_or(any);
 }
 
+std::array<z3::expr, 5> hostConstraintsByHook(const SymPacket& pkt, const HostModel& host) {
+  z3::context& c = pkt.src.ctx();
+  std::array<z3::expr, 5> byHook = {c.bool_val(true), c.bool_val(true), c.bool_val(true), c.bool_val(true),
+                                    c.bool_val(true)};
+  for (int h = 0; h < 5; ++h) byHook[static_cast<size_t>(h)] = hostConstraint(pkt, host, static_cast<Hook>(h));
+  return byHook;
+}
+
 void addHostConstraints(HookSolver& hs, const SymPacket& pkt, const HostModel& host) {
   for (Hook h : {Hook::PreRouting, Hook::LocalIn, Hook::Forward, Hook::LocalOut, Hook::PostRouting})
     hs.solver().add(z3::implies(hs.hookLit(h), hostConstraint(pkt, host, h)));

@@ -5,6 +5,7 @@
 #pragma once
 #include <z3++.h>
 
+#include <array>
 #include <vector>
 
 #include "runtime/pipeline/HookPipeline.h"
@@ -34,6 +35,9 @@ z3::expr receivedConstraint(const SymPacket& pkt, bool forward);
 // What a readable witness prefers within hostConstraint: INPUT packets to
 // one of the --local addresses rather than to a multicast group.
 z3::expr hostPreference(const SymPacket& pkt, const HostModel& host, Hook hook);
+
+// hostConstraint at every hook, indexed by Hook (ConcreteSearch::setHostConstraints).
+std::array<z3::expr, 5> hostConstraintsByHook(const SymPacket& pkt, const HostModel& host);
 
 // Asserts hostConstraint under each hook literal of the solver.
 void addHostConstraints(HookSolver& hs, const SymPacket& pkt, const HostModel& host);

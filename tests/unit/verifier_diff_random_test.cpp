@@ -138,8 +138,11 @@ TEST(VerifierDiffRandom, EquivalentMeansSameVerdictsAndDifferencesReplay) {
       const Hook h = pd.kind == verifier::PathKind::Input     ? Hook::LocalIn
                      : pd.kind == verifier::PathKind::Forward ? Hook::Forward
                                                               : Hook::LocalOut;
-      for (const auto& cd : chains)
-        if (cd.hook == h && cd.equivalent) EXPECT_TRUE(pd.equivalent);
+      for (const auto& cd : chains) {
+        if (cd.hook == h && cd.equivalent) {
+          EXPECT_TRUE(pd.equivalent);
+        }
+      }
       if (pd.kind != verifier::PathKind::Output && pd.difference) {
         EXPECT_TRUE(pd.difference->replayed) << pd.difference->replayNote;
         EXPECT_NE(pd.difference->oldFate.fate, pd.difference->newFate.fate);
