@@ -111,7 +111,8 @@ PathDiff diffOne(z3::context& c, const SymPacket& pkt, const ChainModel& mo, con
 // HookPipeline's fate name for a claimed fate ("" when it has none).
 static std::string expectedReplay(const std::string& fate) {
   if (fate == "deliver" || fate == "forward" || fate == "sent") return fate;
-  if (fate == "DROP" || fate == "REJECT") return "drop";
+  if (fate == "DROP") return "drop";
+  if (fate == "REJECT") return "reject";
   if (fate == "QUEUE") return "queue";
   return "";
 }
@@ -133,6 +134,8 @@ std::string replayPath(const Ruleset& rs, const Witness& wire, PathKind kind, co
   PipelineResult r = pipe.process(bytes.data(), static_cast<uint32_t>(bytes.size()), PktType::Host, {}, false, 0, 0,
                                   h.inIface);
   forwardPath = r.forwardPath;
+  // REJECT drops too; what tells it from DROP on the wire is the reply it sends.
+  if (r.fate == PipelineResult::Fate::Dropped && r.effects.rejectSent) return "reject";
   return fateName(r.fate);
 }
 
