@@ -9,6 +9,7 @@
 #include <set>
 #include <tuple>
 
+#include "compiler/extensions/Unparsed.h"
 #include "compiler/frontend/Printer.h"
 #include "compiler/frontend/RestoreParser.h"
 #include "verifier/Checks.h"
@@ -114,13 +115,14 @@ class AnomalyFinder {
   Witness witnessNow() { return witnessFromModel(hs_.lastModel(), pkt_); }
 
   // checkNice, first with the host model's preferences.
-  z3::check_result findWitness(const z3::expr& e, Hook h, std::vector<z3::expr> extra = {}) {
+  // `within`: a box the answer lies in, to choose readable values from.
+  z3::check_result findWitness(const z3::expr& e, Hook h, std::vector<z3::expr> extra, const Box& within) {
     if (opts_.host) {
       auto pref = extra;
       pref.push_back(hostPreference(pkt_, *opts_.host, h));
-      if (hs_.checkNice(e, h, pref) == z3::sat) return z3::sat;
+      if (hs_.checkNice(e, h, pref, &within) == z3::sat) return z3::sat;
     }
-    return hs_.checkNice(e, h, extra);
+    return hs_.checkNice(e, h, extra, &within);
   }
 
   // The interpreter's last matched rule for the witness, if it is `o`.
@@ -238,7 +240,7 @@ class AnomalyFinder {
     if (other.empty()) return true;
     // The filtered walk is exact only inside the box.
     z3::expr differ = boxCondition(pkt_, o.pathBox) && *upTo.reach && *upTo.matchAtStop && z3::mk_or(other);
-    return redundancySolver().check(differ, tr.hook) == z3::unsat;  // unknown (timeout) is no finding
+    return redundancySolver().decide(differ, tr.hook) == z3::unsat;  // unknown (timeout) is no finding
   }
 
   // Redundancy queries need no chain defined in the solver (defs_): one of their own.
@@ -263,7 +265,7 @@ class AnomalyFinder {
     auto known = reachedBy_.find({ti, oi});
     std::optional<Witness> packet;
     if (known != reachedBy_.end()) packet = known->second;
-    else if (findWitness(defs_[ti].activeAt[oi] && defs_[ti].matchAt[oi], tr.hook) == z3::sat) packet = witnessNow();
+    else if (findWitness(defs_[ti].activeAt[oi] && defs_[ti].matchAt[oi], tr.hook, {}, o.pathBox) == z3::sat) packet = witnessNow();
     if (!packet) {
       // Possible under a host model that the base analyses do not apply.
       f.message = "rule is redundant: no packet of this host model reaches it";
@@ -330,6 +332,7 @@ class AnomalyFinder {
   struct PairHits {
     std::vector<size_t> earlier;  // occurrences, in order
     size_t more = 0;              // further candidates not examined
+    std::optional<Witness> witness;  // a concrete packet for the first: reaches it and matches the later rule
   };
 
   void overlaps(bool conflict, bool generalization) {
@@ -343,6 +346,8 @@ class AnomalyFinder {
       std::vector<size_t> terms;
       for (size_t oi = 0; oi < tr.occs.size(); ++oi)
         if (tr.occs[oi].action == Action::Terminal && !skipped(tr.occs[oi])) terms.push_back(oi);
+      std::map<RuleKey, size_t> firstOcc;  // a rule's first occurrence in the traversal
+      for (size_t oi = tr.occs.size(); oi-- > 0;) firstOcc[{tr.occs[oi].table, tr.occs[oi].chain, tr.occs[oi].rule}] = oi;
       for (size_t jx = 0; jx < terms.size(); ++jx) {
         const size_t j = terms[jx];
         const Occurrence& oj = tr.occs[j];
@@ -368,19 +373,38 @@ class AnomalyFinder {
           }
           // Does a packet that reaches and matches i also match j? A concrete
           // packet in both boxes says yes without the solver.
+          // j's own unknown matches may match as well (the finding then says it
+          // depends on them), unless the run to i met that rule already.
           const WalkResult& d = defs_[ti];
-          const bool concrete = (search_.reachesWithin(tr, i, oj.pathBox, false) ||
-                                 search_.reachesWithin(tr, i, oj.pathBox, true)) &&
-                                search_.matchesPath(tr, j) == 1;
+          const bool ownUnknowns = firstOcc.at(kj) > i;
+          auto reachesBoth = [&](bool stateful, bool reuse) {
+            return search_.reachesWithin(tr, i, oj.pathBox, stateful, reuse) &&
+                   search_.matchesPath(tr, j, ownUnknowns) == 1;
+          };
+          const bool concrete = reachesBoth(false, true) || reachesBoth(false, false) || reachesBoth(true, false);
+          // The packet is the finding's witness, with what it assumed of unparsed matches.
+          std::optional<Witness> pairWitness;
+          if (concrete && (conf.earlier.empty() || gen.earlier.empty())) {
+            pairWitness = search_.lastPacket();
+            assumeMatching(*pairWitness, tr, i, true);
+            if (ownUnknowns) assumeMatching(*pairWitness, tr, j, false);
+          }
           if (concrete) ++decidedConcretely_;
-          else if (hs_.check(mj, tr.hook, {d.activeAt[i], d.matchAt[i]}) != z3::sat) continue;
+          else if (hs_.decide(mj, tr.hook, {d.activeAt[i], d.matchAt[i]}) != z3::sat) continue;
           // Is i inside j (a generalization) or only overlapping (a conflict)?
-          auto inside = hs_.check(pathMatch(ti, i) && !mj, tr.hook);
+          std::optional<bool> insideKnown = insideByBoxes(tr, i, j);
+          if (insideKnown) ++decidedConcretely_;
+          const z3::check_result inside = insideKnown ? (*insideKnown ? z3::unsat : z3::sat)
+                                                      : hs_.decide(pathMatch(ti, i) && !mj, tr.hook);
+          auto add = [&](PairHits& hits) {
+            if (hits.earlier.empty()) hits.witness = pairWitness;
+            hits.earlier.push_back(i);
+          };
           if (inside == z3::unsat) {
-            if (!genFull) gen.earlier.push_back(i);
+            if (!genFull) add(gen);
             else if (generalization) ++gen.more;
           } else if (inside == z3::sat) {
-            if (!confFull) conf.earlier.push_back(i);
+            if (!confFull) add(conf);
             else if (conflict) ++conf.more;
           }
         }
@@ -394,6 +418,50 @@ class AnomalyFinder {
       budgetNote(conflict ? "conflict" : "generalization",
                  "overlap analysis stopped after " + std::to_string(opts_.overlapBudget) + " solver calls; " +
                      std::to_string(unexamined) + " candidate rule pairs were not examined");
+  }
+
+  // The concrete search let the unknown matches of occurrence p (and of the
+  // jumps to it) match: replay assumes the same of the unparsed ones.
+  void assumeMatching(Witness& w, const Traversal& tr, size_t p, bool withParents) const {
+    for (int a = static_cast<int>(p); a >= 0; a = withParents ? tr.occs[static_cast<size_t>(a)].parent : -1) {
+      const Occurrence& o = tr.occs[static_cast<size_t>(a)];
+      for (const auto& u : model_.lowered(o.table, o.chain, o.rule).unknowns)
+        if (u.ext && dynamic_cast<const UnparsedMatch*>(u.ext)) w.assumed.push_back({u.ext, true});
+    }
+  }
+
+  // Occurrence p and the jumps to it match exactly their path box, with no unknown matches.
+  bool pathIsItsBox(const Traversal& tr, size_t p) const {
+    for (int a = static_cast<int>(p); a >= 0; a = tr.occs[static_cast<size_t>(a)].parent) {
+      const Occurrence& o = tr.occs[static_cast<size_t>(a)];
+      const LoweredRule& lr = model_.lowered(o.table, o.chain, o.rule);
+      if (!lr.boxExact || !lr.unknowns.empty()) return false;
+    }
+    return true;
+  }
+
+  // Does every packet of i's path match j's path too? Answered from the boxes
+  // where they tell: j's path is exactly its box and holds i's (yes), or a
+  // concrete packet of i's path lies outside j's box (no). Else nullopt.
+  std::optional<bool> insideByBoxes(const Traversal& tr, size_t i, size_t j) {
+    const Box& bi = tr.occs[i].pathBox;
+    const Box& bj = tr.occs[j].pathBox;
+    if (bj.contains(bi) && pathIsItsBox(tr, j)) return true;
+    for (int dim = 0; dim < kNumDims; ++dim) {
+      const auto& a = bi.d[dim];
+      const auto& b = bj.d[dim];
+      if (a.lo < b.lo) {
+        Box below = bi;
+        below.restrict(BoxDim(dim), a.lo, b.lo - 1);
+        if (search_.matchesWithin(tr, i, below)) return false;
+      }
+      if (a.hi > b.hi) {
+        Box above = bi;
+        above.restrict(BoxDim(dim), b.hi + 1, a.hi);
+        if (search_.matchesWithin(tr, i, above)) return false;
+      }
+    }
+    return std::nullopt;
   }
 
   void reportOverlap(const std::string& name, size_t ti, size_t j, const PairHits& hits) {
@@ -434,8 +502,12 @@ class AnomalyFinder {
     const size_t i = hits.earlier.front();
     f.witnessRole = name == "conflict" ? "in the overlap: matches both rules and gets the earlier rule's action"
                                        : "matches both rules and gets the earlier (more specific) rule's action";
-    if (findWitness(pathMatch(ti, j), tr.hook, {d.activeAt[i], d.matchAt[i]}) == z3::sat) {
-      Witness w = witnessNow();
+    // The concrete packet that decided the pair, else the solver's (a
+    // readable one costs several queries over every chain).
+    std::optional<Witness> packet = hits.witness;
+    if (!packet && findWitness(pathMatch(ti, j), tr.hook, {d.activeAt[i], d.matchAt[i]}, first.pathBox.meet(oj.pathBox)) == z3::sat) packet = witnessNow();
+    if (packet) {
+      Witness w = std::move(*packet);
       Replay rp = replay(rs_, first.table, tr.hook, w);
       const Rule& rj = rs_.tables[oj.table].chains[oj.chain].rules[oj.rule];
       bool alone = ruleMatchesAlone(rs_, rj, rs_.tables[oj.table].name, tr.hook, w);

@@ -37,28 +37,46 @@ RuleRefV makeRuleRef(const Ruleset& rs, size_t table, size_t chain, size_t rule)
   return r;
 }
 
-std::vector<z3::expr> readablePacket(const SymPacket& pkt) {
+std::vector<z3::expr> readablePacket(const SymPacket& pkt, const Box* within) {
   z3::context& c = pkt.src.ctx();
-  auto bv = [&](uint64_t v, unsigned w) { return c.bv_val(v, w); };
   const bool v4 = pkt.family == Family::IPv4;
-  auto addr = [&](const char* a) { return addressExpr(c, pkt.family, *parseIpAddr(pkt.family, a)); };
-  return {pkt.frag == bv(0, 1),
+  // The preferred value, or the box's low end (a host, not the network address, where it can).
+  auto fit = [&](BoxDim d, u128 v, bool address) -> u128 {
+    if (!within || within->empty) return v;
+    const auto& iv = within->d[d];
+    if (iv.lo <= v && v <= iv.hi) return v;
+    return address && iv.hi - iv.lo >= 2 ? iv.lo + 1 : iv.lo;
+  };
+  auto bv = [&](uint64_t v, unsigned w) { return c.bv_val(v, w); };
+  auto addr = [&](BoxDim d, const char* a) {
+    const IpAddr preferred = *parseIpAddr(pkt.family, a);
+    u128 v = 0;
+    if (v4) v = preferred.v4();
+    else for (uint8_t b : preferred.b) v = v << 8 | b;
+    v = fit(d, v, true);
+    IpAddr chosen;
+    if (v4) chosen = IpAddr::fromV4(static_cast<uint32_t>(v));
+    else for (int i = 15; i >= 0; --i, v >>= 8) chosen.b[static_cast<size_t>(i)] = static_cast<uint8_t>(v);
+    return addressExpr(c, pkt.family, chosen);
+  };
+  const uint64_t proto = static_cast<uint64_t>(fit(kDimProto, 6, false));
+  return {pkt.frag == bv(static_cast<uint64_t>(fit(kDimFrag, 0, false)), 1),
           pkt.ctstate == bv(kCtNew, 8),
           pkt.mark == bv(0, 32),
           pkt.tos == bv(0, 8),
           pkt.pktType == bv(0, 8),
           pkt.ttl == bv(64, 8),
           pkt.tcpFlags == bv(0x02, 8),
-          pkt.proto == bv(6, 8),
+          pkt.proto == bv(proto, 8),
           pkt.length == bv(v4 ? 20 : 40, 16) + z3::ite(pkt.proto == bv(6, 8), bv(20, 16), bv(8, 16)),
-          pkt.sport == bv(40000, 16),
-          pkt.dport == bv(80, 16),
+          pkt.sport == bv(static_cast<uint64_t>(fit(kDimSport, 40000, false)), 16),
+          pkt.dport == bv(static_cast<uint64_t>(fit(kDimDport, 80, false)), 16),
           pkt.icmpType == bv(v4 ? 8 : 128, 8) && pkt.icmpCode == bv(0, 8),
-          pkt.src == addr(v4 ? "192.0.2.10" : "2001:db8:1::10"),
-          pkt.dst == addr(v4 ? "198.51.100.20" : "2001:db8:2::20")};
+          pkt.src == addr(kDimSrc, v4 ? "192.0.2.10" : "2001:db8:1::10"),
+          pkt.dst == addr(kDimDst, v4 ? "198.51.100.20" : "2001:db8:2::20")};
 }
 
-HookSolver::HookSolver(z3::context& c, const SymPacket& pkt) : prefs_(readablePacket(pkt)), s_(c, "QF_BV") {
+HookSolver::HookSolver(z3::context& c, const SymPacket& pkt) : pkt_(pkt), prefs_(readablePacket(pkt)), s_(c, "QF_BV") {
   // A query that takes longer is answered "unknown" and yields no finding.
   z3::params p(c);
   p.set("timeout", 3000u);
@@ -70,6 +88,14 @@ HookSolver::HookSolver(z3::context& c, const SymPacket& pkt) : prefs_(readablePa
 }
 
 z3::check_result HookSolver::check(const z3::expr& e, Hook h, const std::vector<z3::expr>& extra) {
+  return run(e, h, extra, true);
+}
+
+z3::check_result HookSolver::decide(const z3::expr& e, Hook h, const std::vector<z3::expr>& extra) {
+  return run(e, h, extra, false);
+}
+
+z3::check_result HookSolver::run(const z3::expr& e, Hook h, const std::vector<z3::expr>& extra, bool keepModel) {
   ++calls;
   z3::expr_vector as(s_.ctx());
   as.push_back(hookLit(h));
@@ -82,7 +108,7 @@ z3::check_result HookSolver::check(const z3::expr& e, Hook h, const std::vector<
     s_.add(e);
   }
   auto r = s_.check(as);
-  if (r == z3::sat) model_.emplace(s_.get_model());
+  if (r == z3::sat && keepModel) model_.emplace(s_.get_model());
   if (scoped) s_.pop();
   return r;
 }
@@ -93,18 +119,21 @@ z3::expr HookSolver::literalFor(const z3::expr& e) {
   return lit;
 }
 
-z3::check_result HookSolver::checkNice(const z3::expr& e, Hook h, const std::vector<z3::expr>& extra) {
-  auto r = check(e, h, extra);
+z3::check_result HookSolver::checkNice(const z3::expr& e, Hook h, const std::vector<z3::expr>& extra,
+                                        const Box* within) {
+  auto r = decide(e, h, extra);
   if (r != z3::sat) return r;
+  const std::vector<z3::expr> fitted = within ? readablePacket(pkt_, within) : std::vector<z3::expr>{};
+  const std::vector<z3::expr>& prefs = within ? fitted : prefs_;
   // All preferences at once first: when they fit, the greedy loop below
   // would keep every one of them and end with this very query.
   std::vector<z3::expr> keep = extra;
-  keep.insert(keep.end(), prefs_.begin(), prefs_.end());
+  keep.insert(keep.end(), prefs.begin(), prefs.end());
   if (check(e, h, keep) == z3::sat) return z3::sat;
   keep = extra;
-  for (const auto& p : prefs_) {
+  for (const auto& p : prefs) {
     keep.push_back(p);
-    if (check(e, h, keep) != z3::sat) keep.pop_back();
+    if (decide(e, h, keep) != z3::sat) keep.pop_back();
   }
   return check(e, h, keep);
 }
@@ -280,7 +309,7 @@ class Checker {
         SolverScope scope(hs_.solver());  // the goal's definition goes with the rule
         const std::vector<z3::expr> at = {hs_.literalFor(*w.reach && *w.matchAtStop)};
         const z3::expr goal = c_.bool_val(true);
-        auto res = hs_.check(goal, tr.hook, at);
+        auto res = hs_.decide(goal, tr.hook, at);
         if (res == z3::unsat) continue;  // unknown (timeout) counts as reachable: no finding
         anyReachableOcc = true;
         // Three-valued: is there a behaviour of the earlier unknown matches
@@ -295,7 +324,7 @@ class Checker {
             // Name only the ones written before the rule (forcing later ones is harmless).
             if (u.line < rs_.tables[t].chains[ch].rules[r].loc.line) deps.push_back(u.what);
           }
-        if (forced.size() == at.size() || hs_.check(goal, tr.hook, forced) != z3::unsat) {
+        if (forced.size() == at.size() || hs_.decide(goal, tr.hook, forced) != z3::unsat) {
           allBlockedSomehow = false;
           break;
         }
@@ -306,7 +335,7 @@ class Checker {
       // Nothing reaches it: does it match anything at all?
       Hook h = travs[occs.front().trav].hook;
       if (!lr.box.empty) {
-        auto res = hs_.check(lr.cond, h);
+        auto res = hs_.decide(lr.cond, h);
         st = res == z3::sat ? Status::Shadowed : res == z3::unsat ? Status::Unsat : Status::Reachable;
         if (res == z3::unknown) ++timeouts_;
         if (st == Status::Unsat && opts_.host && hostFree().check(lr.cond, h) == z3::sat) st = Status::HostUnseen;
@@ -346,7 +375,7 @@ class Checker {
       const LoweredRule& lq = model_.lowered(q.table, q.chain, q.rule);
       if (!lq.unknowns.empty() || !q.pathBox.contains(o.pathBox)) continue;
       ++tried;
-      if (hs_.check(lo.cond && !lq.cond, tr.hook) == z3::unsat) return static_cast<int>(qi);
+      if (hs_.decide(lo.cond && !lq.cond, tr.hook) == z3::unsat) return static_cast<int>(qi);
     }
     return -1;
   }
@@ -433,7 +462,7 @@ class Checker {
         if (u.stateful) extra.push_back(u.var);
     z3::expr goal = w.reach && w.matchAtStop ? (*w.reach && *w.matchAtStop) : c_.bool_val(false);
     std::vector<z3::expr> core;
-    if (w.reach && hs_.check(goal, tr.hook, extra) == z3::unsat) {
+    if (w.reach && hs_.decide(goal, tr.hook, extra) == z3::unsat) {
       auto cv = hs_.solver().unsat_core();
       for (unsigned i = 0; i < cv.size(); ++i)
         if (guardOcc.count(cv[i].id())) core.push_back(cv[i]);
@@ -445,7 +474,7 @@ class Checker {
         std::vector<z3::expr> trial = rest;
         for (size_t j = 0; j < core.size(); ++j)
           if (j != i) trial.push_back(core[j]);
-        if (hs_.check(goal, tr.hook, trial) == z3::unsat) core.erase(core.begin() + static_cast<long>(i));
+        if (hs_.decide(goal, tr.hook, trial) == z3::unsat) core.erase(core.begin() + static_cast<long>(i));
         else ++i;
       }
     }
@@ -477,10 +506,10 @@ class Checker {
         if (u.ext) packet->assumed.push_back({u.ext, true});
     bool found = packet.has_value();
     if (!found && opts_.host)
-      found = hs_.checkNice(want && parentConds(tr, ref.occ) && hostPreference(pkt_, *opts_.host, tr.hook), tr.hook) ==
-              z3::sat;
-    if (found || hs_.checkNice(want && parentConds(tr, ref.occ), tr.hook) == z3::sat ||
-        hs_.checkNice(want, tr.hook) == z3::sat) {
+      found = hs_.checkNice(want && parentConds(tr, ref.occ) && hostPreference(pkt_, *opts_.host, tr.hook), tr.hook, {},
+                            &o.pathBox) == z3::sat;
+    if (found || hs_.checkNice(want && parentConds(tr, ref.occ), tr.hook, {}, &o.pathBox) == z3::sat ||
+        hs_.checkNice(want, tr.hook, {}, &lr.box) == z3::sat) {
       Witness wit = packet ? std::move(*packet) : witnessFromModel(hs_.lastModel(), pkt_);
       if (!packet) model_.assumeUnparsed(hs_.lastModel(), wit);
       f.witnessRole = "matches this rule on its own but is decided before reaching it";

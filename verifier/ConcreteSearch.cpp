@@ -202,22 +202,75 @@ bool ConcreteSearch::reaches(const Traversal& tr, size_t target, bool statefulMa
   return reachesIn(tr, target, tr.occs[target].pathBox, statefulMatch, start);
 }
 
-bool ConcreteSearch::reachesWithin(const Traversal& tr, size_t target, const Box& within, bool statefulMatch) {
-  return reachesIn(tr, target, tr.occs[target].pathBox.meet(within), statefulMatch, Start::Low);
+bool ConcreteSearch::reachesWithin(const Traversal& tr, size_t target, const Box& within, bool statefulMatch,
+                                   bool reuse) {
+  const Box box = tr.occs[target].pathBox.meet(within);
+  auto& known = reached_[{&tr, target}];
+  if (reuse) {
+    for (const Reached& r : known)
+      if (r.statefulMatch == statefulMatch && box.contains(r.p.v)) {
+        place(tr, target, box, statefulMatch, Start::Low);
+        p_ = r.p;
+        model_.reset();
+        mark_ = p_.mark;
+        return true;
+      }
+    return false;
+  }
+  if (!reachesIn(tr, target, box, statefulMatch, Start::Low)) return false;
+  constexpr size_t kKeep = 4;
+  if (known.size() == kKeep) known.erase(known.begin());
+  known.push_back({statefulMatch, p_});
+  return true;
 }
 
-int ConcreteSearch::matchesPath(const Traversal& tr, size_t j) {
-  for (int p = static_cast<int>(j); p >= 0; p = tr.occs[static_cast<size_t>(p)].parent) {
+int ConcreteSearch::matchesPath(const Traversal& tr, size_t j, bool ownUnknowns) {
+  const size_t exprsBefore = trueExprs_.size();
+  std::vector<unsigned> added;
+  if (ownUnknowns) {
+    const Occurrence& o = tr.occs[j];
+    for (const auto& u : m_.lowered(o.table, o.chain, o.rule).unknowns)
+      if (trueVars_.insert(u.var.id()).second) {
+        added.push_back(u.var.id());
+        trueExprs_.push_back(u.var);
+      }
+    if (!added.empty()) model_.reset();
+  }
+  int result = 1;
+  for (int p = static_cast<int>(j); p >= 0 && result == 1; p = tr.occs[static_cast<size_t>(p)].parent) {
     const Occurrence& o = tr.occs[static_cast<size_t>(p)];
     // The mark there depends on what ran in between: not for a concrete answer.
-    if (m_.lowered(o.table, o.chain, o.rule).fieldsUsed & fieldBit(Field::Mark)) return -1;
-    if (!o.pathBox.contains(p_.v)) return 0;
-    if (int m = matches(tr, static_cast<size_t>(p)); m != 1) return m;
+    if (m_.lowered(o.table, o.chain, o.rule).fieldsUsed & fieldBit(Field::Mark)) result = -1;
+    else if (!o.pathBox.contains(p_.v)) result = 0;
+    else result = matches(tr, static_cast<size_t>(p));
   }
-  return 1;
+  if (!added.empty()) {
+    for (unsigned id : added) trueVars_.erase(id);
+    trueExprs_.erase(trueExprs_.begin() + static_cast<long>(exprsBefore), trueExprs_.end());
+    model_.reset();
+  }
+  return result;
 }
 
-bool ConcreteSearch::reachesIn(const Traversal& tr, size_t target, const Box& box, bool statefulMatch, Start start) {
+bool ConcreteSearch::matchesWithin(const Traversal& tr, size_t target, const Box& box) {
+  if (!place(tr, target, tr.occs[target].pathBox.meet(box), true, Start::Low) || !wellFormedPoint()) return false;
+  model_.reset();
+  mark_ = p_.mark;
+  ++packetsTried;
+  return matchesPath(tr, target) == 1 && (!host_ || evalCond((*host_)[static_cast<size_t>(tr.hook)]));
+}
+
+bool ConcreteSearch::wellFormedPoint() const {
+  // The defaults are valid; the hook's interfaces are in every path box; the length fits.
+  const u128 ifaces = m_.packet().ifaces.names.size();
+  if (p_.v[kDimIn] >= ifaces || p_.v[kDimOut] >= ifaces) return false;
+  if (family_ == Family::IPv4) return true;
+  for (u128 x : {0, 43, 44, 51, 60})
+    if (p_.v[kDimProto] == x) return false;
+  return p_.v[kDimFrag] == 0;
+}
+
+bool ConcreteSearch::place(const Traversal& tr, size_t target, const Box& box, bool statefulMatch, Start start) {
   statefulOn_ = statefulMatch;
   if (box.empty) return false;
   target_ = target;
@@ -242,21 +295,105 @@ bool ConcreteSearch::reachesIn(const Traversal& tr, size_t target, const Box& bo
     if (p_.v[kDimFrag] != 0) return false;
   }
   fixLength();
-  // SymPacket::wellFormed, for the fields a point sets: the defaults are
-  // valid, the hook's interfaces are in every path box, the length fits.
-  const u128 ifaces = m_.packet().ifaces.names.size();
-  auto wellFormed = [&] {
-    if (p_.v[kDimIn] >= ifaces || p_.v[kDimOut] >= ifaces) return false;
-    if (family_ == Family::IPv4) return true;
-    for (u128 x : {0, 43, 44, 51, 60})
-      if (p_.v[kDimProto] == x) return false;
-    return p_.v[kDimFrag] == 0;
-  };
+  applySeed(tr, target);
+  return true;
+}
+
+void ConcreteSearch::applySeed(const Traversal& tr, size_t target) {
+  Seed& seed = seeds_[{&tr, target}];
+  if (!seed.needed && !seed.found) {
+    // First time for this target: is its path more than its box?
+    std::vector<z3::expr> conds;
+    for (int a = static_cast<int>(target); a >= 0; a = tr.occs[static_cast<size_t>(a)].parent) {
+      const Occurrence& o = tr.occs[static_cast<size_t>(a)];
+      const LoweredRule& lr = m_.lowered(o.table, o.chain, o.rule);
+      if (!lr.boxExact) conds.push_back(lr.cond);
+    }
+    // Most are met by the defaults (a comment, a NEW SYN): no solver then.
+    model_.reset();
+    bool met = true;
+    for (const auto& e : conds) met = met && evalCond(e);
+    model_.reset();
+    if (met) {
+      seed.found = true;
+      return;
+    }
+    seed.needed = true;
+    const SymPacket& k = m_.packet();
+    z3::context& c = k.src.ctx();
+    if (!seedSolver_) {
+      seedSolver_.emplace(c, "QF_BV");
+      z3::params prm(c);
+      prm.set("timeout", 200u);
+      seedSolver_->set(prm);
+    }
+    z3::solver& s = *seedSolver_;
+    struct Scope {
+      z3::solver& s;
+      explicit Scope(z3::solver& x) : s(x) { s.push(); }
+      ~Scope() { s.pop(); }
+    } scope(s);
+    for (const auto& e : conds) s.add(e);
+    s.add(k.wellFormed(tr.hook));
+    for (const auto& e : trueExprs_) s.add(e);
+    // At the box fields of the first point, so that the answer fits it.
+    auto at = [&](const z3::expr& var, u128 v) { s.add(var == bv(c, v, var.get_sort().bv_size())); };
+    at(k.src, p_.v[kDimSrc]);
+    at(k.dst, p_.v[kDimDst]);
+    at(k.proto, p_.v[kDimProto]);
+    at(k.sport, p_.v[kDimSport]);
+    at(k.dport, p_.v[kDimDport]);
+    at(k.inIf, p_.v[kDimIn]);
+    at(k.outIf, p_.v[kDimOut]);
+    at(k.frag, p_.v[kDimFrag]);
+    at(k.mark, p_.mark);
+    // Readable values where they fit: all at once, else one by one.
+    std::vector<z3::expr> prefs = {k.ttl == bv(c, p_.ttl, 8),           k.tos == bv(c, p_.tos, 8),
+                                   k.tcpFlags == bv(c, p_.tcpFlags, 8), k.icmpType == bv(c, p_.icmpType, 8),
+                                   k.icmpCode == bv(c, p_.icmpCode, 8), k.ctstate == bv(c, p_.ctstate, 8),
+                                   k.pktType == bv(c, p_.pktType, 8)};
+    auto solve = [&](const std::vector<z3::expr>& as) {
+      z3::expr_vector v(c);
+      for (const auto& e : as) v.push_back(e);
+      return s.check(v);
+    };
+    std::vector<z3::expr> keep = prefs;
+    if (solve(keep) != z3::sat) {
+      keep.clear();
+      for (const auto& pr : prefs) {
+        keep.push_back(pr);
+        if (solve(keep) != z3::sat) keep.pop_back();
+      }
+      if (solve(keep) != z3::sat) return;  // seed.found stays false: the defaults it is
+    }
+    z3::model md = s.get_model();
+    auto val = [&](const z3::expr& var) { return static_cast<uint8_t>(md.eval(var, true).get_numeral_uint()); };
+    seed.ttl = val(k.ttl);
+    seed.tos = val(k.tos);
+    seed.tcpFlags = val(k.tcpFlags);
+    seed.icmpType = val(k.icmpType);
+    seed.icmpCode = val(k.icmpCode);
+    seed.ctstate = val(k.ctstate);
+    seed.pktType = val(k.pktType);
+    seed.found = true;
+  }
+  if (!seed.needed || !seed.found) return;
+  p_.ttl = seed.ttl;
+  p_.tos = seed.tos;
+  p_.tcpFlags = seed.tcpFlags;
+  p_.icmpType = seed.icmpType;
+  p_.icmpCode = seed.icmpCode;
+  p_.ctstate = seed.ctstate;
+  p_.pktType = seed.pktType;
+}
+
+bool ConcreteSearch::reachesIn(const Traversal& tr, size_t target, const Box& box, bool statefulMatch, Start start) {
+  if (!place(tr, target, box, statefulMatch, start)) return false;
   for (int attempt = 0; attempt < kTries; ++attempt) {
     ++packetsTried;
     model_.reset();
     mark_ = p_.mark;
-    if (!wellFormed()) return false;
+    if (!wellFormedPoint()) return false;
     Res r = run(tr, 0, tr.occs.size());
     if (debug_)
       std::fprintf(stderr, "  try %d: out %d by line %u (in %u)\n", attempt, int(r.out),

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdlib>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -40,11 +41,20 @@ class ConcreteSearch {
   // packet that reaches the target but not them is no answer.
   void setHostConstraints(const std::array<z3::expr, 5>& byHook) { host_.emplace(byHook); }
   // reaches(), looking only at packets inside `within` as well.
-  bool reachesWithin(const Traversal& tr, size_t target, const Box& within, bool statefulMatch);
+  // `reuse`: first try the packets that reached the target before (cheap, but
+  // one of them may fail what the caller checks next where a new search would not).
+  bool reachesWithin(const Traversal& tr, size_t target, const Box& within, bool statefulMatch, bool reuse = false);
   // After a successful reaches(): does that packet match occurrence `j` and
   // the jumps that lead to it (unknown matches off unless on the target's
   // path)? 1 yes, 0 no, -1 cannot tell (a mark match).
-  int matchesPath(const Traversal& tr, size_t j);
+  // ownUnknowns: the unknown matches of j's own rule match too (the caller
+  // reports the answer as depending on them). Only where that rule does not
+  // occur before the last target, whose run took them as not matching.
+  int matchesPath(const Traversal& tr, size_t j, bool ownUnknowns = false);
+  // A packet inside `box` that matches occurrence `target` and the jumps
+  // that lead to it (reached or not), their unknown matches matching, at
+  // the traversal's hook. False says nothing.
+  bool matchesWithin(const Traversal& tr, size_t target, const Box& box);
   // The packet of the last successful reaches(), as a witness (bytes built).
   Witness lastPacket() const;
   // After a successful reaches(): the label the traversal gives that packet
@@ -66,6 +76,29 @@ class ConcreteSearch {
     int by = -1;  // Blocked/Exited: the occurrence that took the packet elsewhere
   };
   bool reachesIn(const Traversal& tr, size_t target, const Box& box, bool statefulMatch, Start start);
+  // Sets up a search for `target`: its path's unknowns matching, the point
+  // at the box's `start` corner with readable defaults. False: no valid point.
+  bool place(const Traversal& tr, size_t target, const Box& box, bool statefulMatch, Start start);
+  bool wellFormedPoint() const;  // SymPacket::wellFormed, for the fields a point sets
+  // Fields outside the box (state, TCP flags, TTL, ICMP type...) for which
+  // the target's path conditions hold, solved once per target on a small
+  // solver of its own (`-m state --state ESTABLISHED` is never met by the
+  // default NEW packet). Applied to p_; false when the path has no such needs.
+  void applySeed(const Traversal& tr, size_t target);
+  struct Seed {
+    bool needed = false, found = false;
+    uint8_t ttl = 64, tos = 0, tcpFlags = 0x02, icmpType = 8, icmpCode = 0, ctstate = 2, pktType = 0;
+  };
+  std::map<std::pair<const Traversal*, size_t>, Seed> seeds_;
+  std::optional<z3::solver> seedSolver_;
+  // Packets that reached a target before (with the stateful setting they
+  // were found under): -Wconflict asks for one inside each later rule's box,
+  // and an earlier answer often lies there already.
+  struct Reached {
+    bool statefulMatch;
+    Point p;
+  };
+  std::map<std::pair<const Traversal*, size_t>, std::vector<Reached>> reached_;
   Res run(const Traversal& tr, size_t begin, size_t end);
   int matches(const Traversal& tr, size_t i);  // 1, 0, or -1: cannot tell
   bool evalCond(const z3::expr& e);

@@ -55,7 +55,7 @@ class Coverer {
         const Occurrence& o = tr.occs[oi];
         if (o.pathBox.empty || counted(o)) continue;
         const std::vector<z3::expr> at = {defs_[ti].activeAt[oi], defs_[ti].matchAt[oi]};
-        if (hs_.check(c_.bool_val(true), tr.hook, at) != z3::sat) continue;
+        if (hs_.decide(c_.bool_val(true), tr.hook, at) != z3::sat) continue;
         auto& why = reachable[{o.table, o.chain, o.rule}];
         if (tr.hook == Hook::LocalOut) {
           why = "OUTPUT sees only packets the host itself sends, which a capture cannot carry";
@@ -63,7 +63,7 @@ class Coverer {
         }
         if (tryPacket(ti, oi, c_.bool_val(true))) continue;
         // Dropped by an earlier hook: ask for a packet those hooks accept.
-        if (hs_.check(prefixAccepts(ti), tr.hook, at) == z3::sat && tryPacket(ti, oi, prefixAccepts(ti))) continue;
+        if (hs_.decide(prefixAccepts(ti), tr.hook, at) == z3::sat && tryPacket(ti, oi, prefixAccepts(ti))) continue;
         why = "every packet that reaches it is dropped earlier on its path (or changed there by a target)";
       }
     }
