@@ -359,7 +359,8 @@ bool HookPipeline::runHook(PacketView& pv, const char* table, Hook h, PipelineRe
   }
 }
 
-PipelineResult HookPipeline::processLocal(uint8_t* l3, uint32_t len, uint64_t nowNs, uint64_t wallSec) {
+PipelineResult HookPipeline::processLocal(uint8_t* l3, uint32_t len, uint64_t nowNs, uint64_t wallSec,
+                                          uint32_t mark) {
   using F = PipelineResult::Fate;
   PipelineResult out;
   out.outputPath = true;
@@ -371,6 +372,7 @@ PipelineResult HookPipeline::processLocal(uint8_t* l3, uint32_t len, uint64_t no
     return out;
   }
   pv.localSource = true;
+  pv.mark = mark;
   pv.outIface = routeIface(pv.dst);
   const FlowRef flow = lookupFlow(pv);
   auto hook = [&](const char* table, Hook h) { return runHook(pv, table, h, out, nowNs, wallSec); };

@@ -93,8 +93,8 @@ class HookPipeline {
   // A packet the host generates (from its IP header; rewritten in place):
   // raw/mangle/nat/filter/security OUTPUT, rerouting after a nat OUTPUT
   // DNAT, mangle/nat POSTROUTING. Fate Sent when it leaves; the packet
-  // that leaves is in `emitted`.
-  PipelineResult processLocal(uint8_t* l3, uint32_t len, uint64_t nowNs, uint64_t wallSec);
+  // that leaves is in `emitted`. `mark`: the socket's (SO_MARK).
+  PipelineResult processLocal(uint8_t* l3, uint32_t len, uint64_t nowNs, uint64_t wallSec, uint32_t mark = 0);
   Classifier& classifier() { return *engine_; }
 
  private:
