@@ -137,11 +137,11 @@ HookPipeline::FlowRef HookPipeline::lookupFlow(const PacketView& p) {
 // outside the range (and for --random) the kernel picks one at random,
 // replay takes the lowest port of the range. Port clashes with other
 // connections are not modelled.
-bool HookPipeline::bind(const PacketView& pv, Hook h, const NatRequest& n, Flow& flow) {
+void HookPipeline::bind(const PacketView& pv, Hook h, const NatRequest& n, Flow& flow) {
   using K = NatRequest::Kind;
   const bool source = sourceManipHook(h);
   const bool wantsSource = n.kind == K::Snat || n.kind == K::Masquerade || (n.kind == K::Netmap && n.netmapSource);
-  if (source != wantsSource) return true;  // the target's hook check keeps this from happening
+  if (source != wantsSource) return;  // the target's hook check keeps this from happening
   const Tuple cur = tupleOf(pv);
   const IpAddr curAddr = source ? cur.src : cur.dst;
   const uint16_t curPort = source ? cur.sport : cur.dport;
@@ -149,20 +149,22 @@ bool HookPipeline::bind(const PacketView& pv, Hook h, const NatRequest& n, Flow&
   bool mapIps = n.hasAddr;
   switch (n.kind) {
     case K::Masquerade:
-      // The out interface's address (inet_select_addr); none: dropped.
+      // The out interface's address (inet_select_addr). The kernel drops
+      // the packet when the interface has none; a host model that names no
+      // address says nothing about it, so the source is left alone.
       lo = hi = ifaceAddr(pv.outIface);
       mapIps = true;
-      if (lo == IpAddr{}) return false;
+      if (lo == IpAddr{}) return;
       break;
     case K::Redirect:
       // Generated packets go to loopback, received ones to the arrival
-      // interface's primary address; none: dropped.
+      // interface's primary address (none known: left alone, as MASQUERADE).
       if (h == Hook::LocalOut) {
         lo = rs_.family == Family::IPv4 ? IpAddr::fromV4(0x7f000001) : IpAddr{};
         if (rs_.family == Family::IPv6) lo.b[15] = 1;
       } else {
         lo = ifaceAddr(pv.inIface.empty() ? host_.inIface : pv.inIface);
-        if (lo == IpAddr{}) return false;
+        if (lo == IpAddr{}) return;
       }
       hi = lo;
       mapIps = true;
@@ -195,7 +197,7 @@ bool HookPipeline::bind(const PacketView& pv, Hook h, const NatRequest& n, Flow&
       }
     }
   }
-  if (m.addr == curAddr && m.port == curPort) return true;  // nothing to rewrite: no binding (as the kernel)
+  if (m.addr == curAddr && m.port == curPort) return;  // nothing to rewrite: no binding (as the kernel)
   // The reply tuple changes with the binding.
   const Tuple oldReply = flow.reply();
   (source ? flow.snat : flow.dnat) = m;
@@ -203,7 +205,6 @@ bool HookPipeline::bind(const PacketView& pv, Hook h, const NatRequest& n, Flow&
   if (auto it = flowIndex_.find(oldReply); it != flowIndex_.end() && it->second == std::make_pair(idx, true))
     flowIndex_.erase(it);
   flowIndex_[flow.reply()] = {idx, true};
-  return true;
 }
 
 void HookPipeline::rewrite(PacketView& pv, bool source, const Manip& m, Hook h, bool reply, PipelineResult& out) {
@@ -281,11 +282,7 @@ bool HookPipeline::natHook(PacketView& pv, Hook h, const FlowRef& f, PipelineRes
   if (f.first) {
     std::optional<NatRequest> req;
     if (!runHook(pv, "nat", h, out, nowNs, wallSec, &req)) return false;
-    if (req && !bind(pv, h, *req, flows_[f.idx])) {
-      out.fate = PipelineResult::Fate::Dropped;
-      out.reason = "nat: no address to map to";
-      return false;
-    }
+    if (req) bind(pv, h, *req, flows_[f.idx]);
   }
   const Flow& fl = flows_[f.idx];
   const bool source = sourceManipHook(h);

@@ -138,8 +138,8 @@ class HookPipeline {
   // A nat hook: the nat chain for a connection's first packet (binding what
   // it decides), then the connection's rewrite for this hook and direction.
   bool natHook(PacketView& pv, Hook h, const FlowRef& f, PipelineResult& out, uint64_t nowNs, uint64_t wallSec);
-  // Computes the binding a NAT request asks for; false: the kernel drops the packet.
-  bool bind(const PacketView& pv, Hook h, const NatRequest& n, Flow& flow);
+  // Records the binding a NAT request asks for in `flow`.
+  void bind(const PacketView& pv, Hook h, const NatRequest& n, Flow& flow);
   void rewrite(PacketView& pv, bool source, const Manip& m, Hook h, bool reply, PipelineResult& out);
 
   const Ruleset& rs_;

@@ -193,6 +193,18 @@ TEST(PipelineNat, SnatAndMasqueradeKeepChecksumsValid) {
   EXPECT_EQ(sz.l4Csum, 0);
 }
 
+// A host model that names no address for the out interface says nothing
+// about it: MASQUERADE leaves the source alone rather than dropping.
+TEST(PipelineNat, MasqueradeWithoutKnownAddressKeepsTheSource) {
+  Ruleset rs = testsupport::parseRules(std::string(kNat) + "-A POSTROUTING -o out0 -j MASQUERADE\nCOMMIT\n");
+  HookPipeline pipe(rs, HostModel{});
+  auto b = testing::buildPacket({Family::IPv4, "192.0.2.10", "198.51.100.20", 6, 40000, 443});
+  auto r = receive(pipe, b);
+  ASSERT_EQ(r.fate, F::Forwarded);
+  EXPECT_TRUE(r.natApplied.empty());
+  EXPECT_EQ(look(Family::IPv4, r.emitted.at(0).l3).src, "192.0.2.10");
+}
+
 // The nat chains see only the first packet; later packets get the same
 // rewrite, and replies the reverse one (un-SNAT before routing, un-DNAT on
 // the way out), as conntrack NAT.
