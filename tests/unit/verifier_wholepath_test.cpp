@@ -216,6 +216,16 @@ TEST(VerifierWholePath, OutputPathDifferencesAreReplayed) {
   EXPECT_TRUE(y.replayed) << y.replayNote;
   EXPECT_EQ(y.oldReplay, "drop");
   EXPECT_EQ(y.newReplay, "sent");
+  // query --path output: the DNATed packet is dropped, and replay agrees.
+  Ruleset w = testsupport::parseRules(filter("ACCEPT", "-A OUTPUT -d 203.0.113.9/32 -p tcp -m tcp --dport 80\n"));
+  const Rule* where = nullptr;
+  for (const auto& ch : w.tables[0].chains)
+    if (ch.name == "OUTPUT" && ch.rules.size() == 1) where = &ch.rules[0];
+  ASSERT_TRUE(where);
+  auto q = verifier::queryPath(c, PathKind::Output, *where, "DROP", host4());
+  ASSERT_TRUE(q.found);
+  EXPECT_EQ(q.replay, "drop");
+  EXPECT_TRUE(q.replayed) << q.replayNote;
 }
 
 }  // namespace
