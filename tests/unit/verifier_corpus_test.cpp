@@ -3,7 +3,7 @@
 // replays as claimed, a file diffed against itself is equivalent, a file
 // diffed against itself minus one rule gives only differences whose witness
 // the interpreter confirms, and a query answers with a replayed witness or
-// a proof of none.
+// a proof of none. The same for whole paths (diff --paths, query --path).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -13,6 +13,7 @@
 #include "compiler/frontend/RestoreParser.h"
 #include "tests/support/CorpusManifest.h"
 #include "tests/support/VerifierFixtures.h"
+#include "verifier/PathModel.h"
 #include "verifier/Verifier.h"
 
 namespace nfjit {
@@ -65,9 +66,11 @@ TEST_P(VerifierOnCorpus, CheckDiffAndQuery) {
 
   // check: every definite witness went through the interpreter as claimed.
   verifier::CheckResult r = verifier::checkRuleset(rs);
-  for (const auto& f : r.findings)
-    if (f.definite && f.dependsOn.empty() && f.witness)
+  for (const auto& f : r.findings) {
+    if (f.definite && f.dependsOn.empty() && f.witness) {
       EXPECT_TRUE(f.replayed) << f.name << " at line " << f.rule.loc.line << ": " << f.message;
+    }
+  }
 
   // diff against an identical copy: equivalent everywhere, definitely.
   Ruleset same = load(text, e.family, e.file);
@@ -88,6 +91,43 @@ TEST_P(VerifierOnCorpus, CheckDiffAndQuery) {
         EXPECT_TRUE(d.replayed) << cd.chain << ": " << d.witness.describe();
         EXPECT_NE(d.oldReplay, d.newReplay) << cd.chain << ": " << d.witness.describe();
       }
+  }
+
+  // Whole paths: the identical copy is equivalent on every path; against the
+  // file minus one rule, a difference either replays through the reference
+  // pipeline with two different fates or says why it cannot.
+  for (const auto& pd : verifier::diffPaths(rs, same, std::nullopt)) {
+    EXPECT_TRUE(pd.equivalent) << verifier::pathKindName(pd.kind);
+    EXPECT_FALSE(pd.difference.has_value()) << verifier::pathKindName(pd.kind);
+  }
+  if (ti != SIZE_MAX) {
+    Ruleset fewer = load(text, e.family, e.file);
+    auto& rules = fewer.tables[ti].chains[ci].rules;
+    rules.erase(rules.begin());
+    for (const auto& pd : verifier::diffPaths(rs, fewer, std::nullopt)) {
+      if (!pd.difference) continue;
+      const auto& d = *pd.difference;
+      EXPECT_NE(d.oldFate.fate + d.oldFate.chain, d.newFate.fate + d.newFate.chain) << verifier::pathKindName(pd.kind);
+      if (d.replayed) {
+        EXPECT_NE(d.oldReplay, d.newReplay) << verifier::pathKindName(pd.kind) << ": " << d.witness.describe() << " old "
+                                            << verifier::pathFateText(d.oldFate) << " new " << verifier::pathFateText(d.newFate);
+      } else {
+        EXPECT_FALSE(d.replayNote.empty()) << verifier::pathKindName(pd.kind) << ": " << d.witness.describe();
+      }
+    }
+  }
+  // A packet delivered locally along the whole input path, or a proof of none.
+  {
+    Ruleset tcp = load("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp\nCOMMIT\n", e.family, "--where");
+    auto q = verifier::queryPath(rs, verifier::PathKind::Input, tcp.tables[0].chains[0].rules[0], "deliver", std::nullopt);
+    if (q.found) {
+      ASSERT_TRUE(q.witness.has_value());
+      ASSERT_TRUE(q.fate.has_value());
+      EXPECT_EQ(q.fate->fate, "deliver");
+      if (q.definite && !q.replayed) {
+        EXPECT_FALSE(q.replayNote.empty()) << q.witness->describe();
+      }
+    }
   }
 
   // query: a TCP packet INPUT accepts, or a proof that there is none.
