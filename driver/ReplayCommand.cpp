@@ -80,6 +80,12 @@ nlohmann::ordered_json traceLine(uint64_t n, const PipelineResult& r, const Rule
   }
   if (!r.effects.logs.empty()) j["log"] = r.effects.logs;
   if (r.effects.nat) j["nat"] = true;
+  if (!r.natApplied.empty()) {
+    // What the NAT binding rewrote in this packet, in hook order.
+    nlohmann::ordered_json na = nlohmann::ordered_json::array();
+    for (const auto& w : r.natApplied) na.push_back(w.describe(rs.family));
+    j["natApplied"] = na;
+  }
   if (r.effects.rejectSent) j["reject"] = {{"type", r.effects.rejectType}, {"code", r.effects.rejectCode}};
   return j;
 }

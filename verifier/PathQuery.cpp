@@ -39,13 +39,13 @@ PathQueryResult queryPath(const Ruleset& rs, PathKind kind, const Rule& where, c
   Witness wit = witnessFromModel(mo, pkt);
   m.assumeUnparsed(mo, wit);
   q.witness = kind == PathKind::Forward ? arrivalForm(wit, Hook::Forward) : wit;
-  if (kind == PathKind::Output) {
-    q.replayNote = "the output path starts in the host's stack: HookPipeline replays received packets only";
-  } else if (q.fate) {
+  if (q.fate) {
     bool fwd = false;
     q.replay = replayPath(rs, *q.witness, kind, host, fwd);
     q.replayed = replayAgrees(q.replay, fwd, q.fate->fate, kind);
-    if (!q.replayed) q.replayNote = "the reference pipeline disagrees (it applies no NAT rewrites)";
+    if (!q.replayed)
+      q.replayNote = "the reference pipeline disagrees (it takes the lowest address/port of a NAT range and sees "
+                     "conntrack state INVALID; unknown matches may be assumed otherwise)";
   }
   return q;
 }

@@ -42,22 +42,261 @@ bool HookPipeline::isMartianSource(const PacketView& p) const {
   return p.src.b[0] == 0xff || p.src == loop;
 }
 
-// A 5-tuple key, direction-independent, for "first packet of this flow".
-bool HookPipeline::firstPacketOfFlow(const PacketView& p) {
-  std::vector<uint8_t> a(p.src.b.begin(), p.src.b.end()), b(p.dst.b.begin(), p.dst.b.end());
-  uint8_t ports[4] = {0, 0, 0, 0};
-  if ((p.protocol == 6 || p.protocol == 17 || p.protocol == 132 || p.protocol == 136 || p.protocol == 33) &&
-      p.fragoff == 0)
-    headerAt(p, p.thoff, ports, 4);
-  a.push_back(ports[0]);
-  a.push_back(ports[1]);
-  b.push_back(ports[2]);
-  b.push_back(ports[3]);
-  std::vector<uint8_t> key = a < b ? a : b;
-  const auto& other = a < b ? b : a;
-  key.insert(key.end(), other.begin(), other.end());
-  key.push_back(p.protocol);
-  return flows_.insert(std::move(key)).second;
+namespace {
+
+bool hasPorts(uint8_t proto) { return proto == 6 || proto == 17 || proto == 132 || proto == 136 || proto == 33; }
+
+// The kernel mangles the destination at PREROUTING and OUTPUT, the source
+// at POSTROUTING and INPUT (HOOK2MANIP).
+bool sourceManipHook(Hook h) { return h == Hook::PostRouting || h == Hook::LocalIn; }
+
+void put16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+
+// One's-complement incremental checksum update (RFC 1624, eqn. 3) for
+// `n` bytes (even) changing from `from` to `to`. Incremental rather than
+// recomputed, as the kernel does: a first fragment's transport checksum
+// covers bytes this packet does not hold.
+void csumReplace(uint8_t* csum, const uint8_t* from, const uint8_t* to, size_t n) {
+  uint32_t sum = static_cast<uint16_t>(~be16(csum));
+  for (size_t i = 0; i < n; i += 2) {
+    sum += static_cast<uint16_t>(~be16(from + i));
+    sum += be16(to + i);
+  }
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  put16(csum, static_cast<uint16_t>(~sum));
+}
+
+// CRC32c (Castagnoli, reflected), SCTP's checksum.
+uint32_t crc32c(const uint8_t* p, size_t n) {
+  uint32_t c = 0xffffffffu;
+  for (size_t i = 0; i < n; ++i) {
+    c ^= p[i];
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1)));
+  }
+  return ~c;
+}
+
+bool inRange(const IpAddr& a, const IpAddr& lo, const IpAddr& hi) { return !(a.b < lo.b) && !(hi.b < a.b); }
+
+}  // namespace
+
+std::string NatRewrite::describe(Family f) const {
+  auto ep = [&](const IpAddr& a, uint16_t port) {
+    std::string s = formatIpAddr(f, a);
+    if (f == Family::IPv6) s = "[" + s + "]";
+    return fromPort == toPort ? s : s + ":" + std::to_string(port);
+  };
+  return std::string(hookChainName(hook)) + (reply ? " reply " : " ") + (source ? "src " : "dst ") +
+         ep(fromAddr, fromPort) + " -> " + ep(toAddr, toPort);
+}
+
+HookPipeline::Tuple HookPipeline::Flow::reply() const {
+  Tuple r;
+  r.proto = orig.proto;
+  r.src = dnat ? dnat->addr : orig.dst;
+  r.sport = dnat ? dnat->port : orig.dport;
+  r.dst = snat ? snat->addr : orig.src;
+  r.dport = snat ? snat->port : orig.sport;
+  return r;
+}
+
+HookPipeline::Tuple HookPipeline::tupleOf(const PacketView& p) const {
+  Tuple t;
+  t.src = p.src;
+  t.dst = p.dst;
+  t.proto = p.protocol;
+  uint8_t ports[4];
+  if (hasPorts(p.protocol) && p.fragoff == 0 && headerAt(p, p.thoff, ports, 4)) {
+    t.sport = be16(ports);
+    t.dport = be16(ports + 2);
+  }
+  return t;
+}
+
+// The packet's connection: known by its original or its reply tuple, or a
+// new one. ICMP has no ports here: all of it between two hosts is one flow.
+HookPipeline::FlowRef HookPipeline::lookupFlow(const PacketView& p) {
+  const Tuple t = tupleOf(p);
+  if (auto it = flowIndex_.find(t); it != flowIndex_.end()) return {it->second.first, it->second.second, false};
+  Flow f;
+  f.orig = t;
+  flows_.push_back(f);
+  const size_t idx = flows_.size() - 1;
+  flowIndex_.emplace(t, std::make_pair(idx, false));
+  flowIndex_.emplace(f.reply(), std::make_pair(idx, true));
+  return {idx, false, true};
+}
+
+// Kernel semantics (nf_nat_core get_unique_tuple, xt_nat, nf_nat_redirect,
+// nf_nat_masquerade, xt_NETMAP), with two stated simplifications where the
+// kernel's choice is not reproducible here: for an address range the kernel
+// hashes over the range, replay takes its lowest address; for a source port
+// outside the range (and for --random) the kernel picks one at random,
+// replay takes the lowest port of the range. Port clashes with other
+// connections are not modelled.
+void HookPipeline::bind(const PacketView& pv, Hook h, const NatRequest& n, Flow& flow) {
+  using K = NatRequest::Kind;
+  const bool source = sourceManipHook(h);
+  const bool wantsSource = n.kind == K::Snat || n.kind == K::Masquerade || (n.kind == K::Netmap && n.netmapSource);
+  if (source != wantsSource) return;  // the target's hook check keeps this from happening
+  const Tuple cur = tupleOf(pv);
+  const IpAddr curAddr = source ? cur.src : cur.dst;
+  const uint16_t curPort = source ? cur.sport : cur.dport;
+  IpAddr lo = n.minAddr, hi = n.maxAddr;
+  bool mapIps = n.hasAddr;
+  switch (n.kind) {
+    case K::Masquerade:
+      // The out interface's address (inet_select_addr). The kernel drops
+      // the packet when the interface has none; a host model that names no
+      // address says nothing about it, so the source is left alone.
+      lo = hi = ifaceAddr(pv.outIface);
+      mapIps = true;
+      if (lo == IpAddr{}) return;
+      break;
+    case K::Redirect:
+      // Generated packets go to loopback, received ones to the arrival
+      // interface's primary address (none known: left alone, as MASQUERADE).
+      if (h == Hook::LocalOut) {
+        lo = rs_.family == Family::IPv4 ? IpAddr::fromV4(0x7f000001) : IpAddr{};
+        if (rs_.family == Family::IPv6) lo.b[15] = 1;
+      } else {
+        lo = ifaceAddr(pv.inIface.empty() ? host_.inIface : pv.inIface);
+        if (lo == IpAddr{}) return;
+      }
+      hi = lo;
+      mapIps = true;
+      break;
+    case K::Netmap: {
+      // Exact: the prefix bits from --to, the host bits kept.
+      const IpAddr& mask = n.maxAddr;
+      for (size_t i = 0; i < 16; ++i)
+        lo.b[i] = static_cast<uint8_t>((curAddr.b[i] & ~mask.b[i]) | (n.minAddr.b[i] & mask.b[i]));
+      hi = lo;
+      mapIps = true;
+      break;
+    }
+    default: break;
+  }
+  const bool portsApply = n.hasPorts && hasPorts(cur.proto) && pv.fragoff == 0;
+  const bool portIn = curPort >= n.minPort && curPort <= n.maxPort;
+  Manip m{curAddr, curPort};
+  // A source already inside the range (address and port) is kept.
+  const bool keepAll = source && (!mapIps || inRange(curAddr, lo, hi)) && (!portsApply || portIn);
+  if (!keepAll) {
+    if (mapIps) m.addr = lo;
+    if (portsApply) {
+      if (n.portOffset && n.kind != K::Masquerade && n.kind != K::Snat) {
+        // DNAT "p-q/base": shifted by the distance from the base port.
+        const uint32_t size = uint32_t(n.maxPort) - n.minPort + 1;
+        m.port = static_cast<uint16_t>(n.minPort + uint16_t(curPort - n.basePort) % size);
+      } else if (!portIn) {
+        m.port = n.minPort;  // DNAT without --random: the kernel's deterministic first try
+      }
+    }
+  }
+  if (m.addr == curAddr && m.port == curPort) return;  // nothing to rewrite: no binding (as the kernel)
+  // The reply tuple changes with the binding.
+  const Tuple oldReply = flow.reply();
+  (source ? flow.snat : flow.dnat) = m;
+  const size_t idx = static_cast<size_t>(&flow - flows_.data());
+  if (auto it = flowIndex_.find(oldReply); it != flowIndex_.end() && it->second == std::make_pair(idx, true))
+    flowIndex_.erase(it);
+  flowIndex_[flow.reply()] = {idx, true};
+}
+
+void HookPipeline::rewrite(PacketView& pv, bool source, const Manip& m, Hook h, bool reply, PipelineResult& out) {
+  const Tuple cur = tupleOf(pv);
+  const IpAddr& oldAddr = source ? cur.src : cur.dst;
+  const uint16_t oldPort = source ? cur.sport : cur.dport;
+  const bool portsHere = hasPorts(cur.proto) && pv.fragoff == 0 && pv.protocolFound && pv.thoff + 4 <= pv.len;
+  const uint16_t newPort = portsHere ? m.port : oldPort;
+  if (oldAddr == m.addr && oldPort == newPort) return;
+  uint8_t* l3 = pv.data;
+  const bool v4 = pv.family == Family::IPv4;
+  const size_t alen = v4 ? 4 : 16;
+  const size_t aoff = v4 ? (source ? 12 : 16) : (source ? 8 : 24);
+  uint8_t oldA[16], newA[16], oldP[2], newP[2];
+  std::copy(l3 + aoff, l3 + aoff + alen, oldA);
+  std::copy(m.addr.b.begin(), m.addr.b.begin() + alen, newA);
+  put16(oldP, oldPort);
+  put16(newP, newPort);
+  const uint32_t th = pv.thoff;
+  const bool l4 = pv.fragoff == 0 && pv.protocolFound;
+  auto has = [&](uint32_t n) { return l4 && th + n <= pv.len; };
+  // Transport checksums that cover the pseudo-header (and the ports).
+  uint8_t* csum = nullptr;
+  bool csumPorts = true;
+  switch (pv.protocol) {
+    case 6: if (has(18)) csum = l3 + th + 16; break;
+    case 17:
+      // A UDP checksum of 0 means "none" and stays so.
+      if (has(8) && be16(l3 + th + 6) != 0) csum = l3 + th + 6;
+      break;
+    case 136:
+    case 33: if (has(8)) csum = l3 + th + 6; break;
+    case 58: if (!v4 && has(4)) csum = l3 + th + 2, csumPorts = false; break;
+    default: break;
+  }
+  if (csum) {
+    csumReplace(csum, oldA, newA, alen);
+    if (csumPorts && portsHere) csumReplace(csum, oldP, newP, 2);
+    // A computed 0 goes out as 0xffff where 0 means "no checksum".
+    if ((pv.protocol == 17 || pv.protocol == 136) && be16(csum) == 0) put16(csum, 0xffff);
+  }
+  if (portsHere) put16(l3 + th + (source ? 0 : 2), newPort);
+  std::copy(newA, newA + alen, l3 + aoff);
+  if (v4) csumReplace(l3 + 10, oldA, newA, 4);
+  // SCTP's CRC32c covers no addresses; recompute it when a port changed
+  // (only over a whole, unfragmented packet).
+  if (pv.protocol == 132 && portsHere && oldPort != newPort && !pv.fragmented && has(12)) {
+    put16(l3 + th + 8, 0);
+    put16(l3 + th + 10, 0);
+    const uint32_t c = crc32c(l3 + th, pv.len - th);
+    // Stored little-endian, as the kernel's sctp_compute_cksum result.
+    l3[th + 8] = uint8_t(c), l3[th + 9] = uint8_t(c >> 8), l3[th + 10] = uint8_t(c >> 16), l3[th + 11] = uint8_t(c >> 24);
+  }
+  // Re-parse: routing and later chains see the new header; the skb
+  // metadata stays.
+  PacketView fresh;
+  parseL3(pv.family, pv.data, pv.len, fresh);
+  pv.src = fresh.src;
+  pv.dst = fresh.dst;
+  pv.protocol = fresh.protocol;
+  pv.thoff = fresh.thoff;
+  NatRewrite r;
+  r.hook = h;
+  r.source = source;
+  r.reply = reply;
+  r.fromAddr = oldAddr;
+  r.toAddr = m.addr;
+  r.fromPort = oldPort;
+  r.toPort = newPort;
+  out.natApplied.push_back(r);
+}
+
+bool HookPipeline::natHook(PacketView& pv, Hook h, const FlowRef& f, PipelineResult& out, uint64_t nowNs,
+                           uint64_t wallSec) {
+  if (f.first) {
+    std::optional<NatRequest> req;
+    if (!runHook(pv, "nat", h, out, nowNs, wallSec, &req)) return false;
+    if (req) bind(pv, h, *req, flows_[f.idx]);
+  }
+  const Flow& fl = flows_[f.idx];
+  const bool source = sourceManipHook(h);
+  // The original direction takes the binding, the reply direction its
+  // reverse: un-SNAT the destination before routing, un-DNAT the source
+  // on the way out.
+  if (!f.reply) {
+    if (source && fl.snat) rewrite(pv, true, *fl.snat, h, false, out);
+    if (!source && fl.dnat) rewrite(pv, false, *fl.dnat, h, false, out);
+  } else {
+    if (source && fl.dnat) rewrite(pv, true, {fl.orig.dst, fl.orig.dport}, h, true, out);
+    if (!source && fl.snat) rewrite(pv, false, {fl.orig.src, fl.orig.sport}, h, true, out);
+  }
+  return true;
 }
 
 std::string HookPipeline::routeIface(const IpAddr& dst) const {
@@ -85,7 +324,7 @@ IpAddr HookPipeline::icmpErrorSource(const PacketView& orig) const {
 }
 
 bool HookPipeline::runHook(PacketView& pv, const char* table, Hook h, PipelineResult& out, uint64_t nowNs,
-                           uint64_t wallSec) {
+                           uint64_t wallSec, std::optional<NatRequest>* nat) {
   using F = PipelineResult::Fate;
   if (!rs_.findTable(table)) return true;
   EvalContext ctx{pv};
@@ -98,6 +337,7 @@ bool HookPipeline::runHook(PacketView& pv, const char* table, Hook h, PipelineRe
   auto& e = ctx.effects;
   auto& acc = out.effects;
   if (e.nat) acc.nat = e.nat;
+  if (nat) *nat = e.nat;
   acc.logs.insert(acc.logs.end(), e.logs.begin(), e.logs.end());
   acc.notrack |= e.notrack;
   if (!e.ctHelper.empty()) acc.ctHelper = e.ctHelper;
@@ -116,26 +356,48 @@ bool HookPipeline::runHook(PacketView& pv, const char* table, Hook h, PipelineRe
   }
 }
 
-void HookPipeline::sendLocal(std::vector<uint8_t> l3, PipelineResult& parent, uint64_t nowNs, uint64_t wallSec) {
+PipelineResult HookPipeline::processLocal(uint8_t* l3, uint32_t len, uint64_t nowNs, uint64_t wallSec,
+                                          uint32_t mark) {
   using F = PipelineResult::Fate;
   PipelineResult out;
   out.outputPath = true;
   PacketView pv;
-  if (parseL3(rs_.family, l3.data(), uint32_t(l3.size()), pv) != L3Status::Ok) return;
-  pv.localSource = true;
-  pv.outIface = routeIface(pv.dst);
-  const bool first = firstPacketOfFlow(pv);
-  bool ok = runHook(pv, "raw", Hook::LocalOut, out, nowNs, wallSec) &&
-            runHook(pv, "mangle", Hook::LocalOut, out, nowNs, wallSec) &&
-            (!first || runHook(pv, "nat", Hook::LocalOut, out, nowNs, wallSec)) &&
-            runHook(pv, "filter", Hook::LocalOut, out, nowNs, wallSec) &&
-            runHook(pv, "security", Hook::LocalOut, out, nowNs, wallSec) &&
-            runHook(pv, "mangle", Hook::PostRouting, out, nowNs, wallSec) &&
-            (!first || runHook(pv, "nat", Hook::PostRouting, out, nowNs, wallSec));
-  if (ok) {
-    out.fate = F::Sent;
-    parent.emitted.push_back({EmittedPacket::Kind::Reply, pv.outIface, std::vector<uint8_t>(l3.begin(), l3.begin() + pv.len)});
+  out.l3 = parseL3(rs_.family, l3, len, pv);
+  if (out.l3 != L3Status::Ok) {
+    out.fate = F::Malformed;
+    out.reason = l3StatusName(out.l3);
+    return out;
   }
+  pv.localSource = true;
+  pv.mark = mark;
+  pv.outIface = routeIface(pv.dst);
+  const FlowRef flow = lookupFlow(pv);
+  auto hook = [&](const char* table, Hook h) { return runHook(pv, table, h, out, nowNs, wallSec); };
+  const IpAddr routedTo = pv.dst;
+  if (!hook("raw", Hook::LocalOut) || !hook("mangle", Hook::LocalOut) ||
+      !natHook(pv, Hook::LocalOut, flow, out, nowNs, wallSec))
+    return out;
+  // ip_route_me_harder(): a new destination is routed again.
+  if (!(pv.dst == routedTo)) {
+    IpAddr loop6;
+    loop6.b[15] = 1;
+    const bool loop = rs_.family == Family::IPv4 ? (pv.dst.v4() >> 24) == 127 : pv.dst == loop6;
+    pv.outIface = loop || isLocal(pv.dst) ? "lo" : routeIface(pv.dst);
+  }
+  if (!hook("filter", Hook::LocalOut) || !hook("security", Hook::LocalOut) || !hook("mangle", Hook::PostRouting) ||
+      !natHook(pv, Hook::PostRouting, flow, out, nowNs, wallSec))
+    return out;
+  out.fate = F::Sent;
+  out.emitted.push_back({EmittedPacket::Kind::Reply, pv.outIface, std::vector<uint8_t>(l3, l3 + pv.len)});
+  return out;
+}
+
+void HookPipeline::sendLocal(std::vector<uint8_t> l3, PipelineResult& parent, uint64_t nowNs, uint64_t wallSec) {
+  PipelineResult out = processLocal(l3.data(), uint32_t(l3.size()), nowNs, wallSec);
+  if (out.fate == PipelineResult::Fate::Malformed) return;
+  // The parent lists every packet that leaves; the reply keeps its path.
+  for (auto& e : out.emitted) parent.emitted.push_back(std::move(e));
+  out.emitted.clear();
   // A generated packet that is itself rejected gets no further reply here:
   // the kernel would loop it back through the input path.
   parent.replies.push_back(std::move(out));
@@ -175,9 +437,9 @@ PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType,
     if (reply) sendLocal(std::move(*reply), out, nowNs, wallSec);
   };
 
-  const bool first = firstPacketOfFlow(pv);
-  if (!hook("raw", Hook::PreRouting) || !hook("mangle", Hook::PreRouting) ||
-      (first && !hook("nat", Hook::PreRouting))) {
+  const FlowRef flow = lookupFlow(pv);
+  auto nat = [&](Hook h) { return natHook(pv, h, flow, out, nowNs, wallSec); };
+  if (!hook("raw", Hook::PreRouting) || !hook("mangle", Hook::PreRouting) || !nat(Hook::PreRouting)) {
     afterReject();
     return out;
   }
@@ -193,7 +455,7 @@ PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType,
                (rs_.family == Family::IPv6 && pv.dst.b[0] == 0xff);
   if (local) {
     if (!hook("mangle", Hook::LocalIn) || !hook("filter", Hook::LocalIn) || !hook("security", Hook::LocalIn) ||
-        (first && !hook("nat", Hook::LocalIn))) {
+        !nat(Hook::LocalIn)) {
       afterReject();
       return out;
     }
@@ -234,7 +496,7 @@ PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType,
   pv.ttl--;
   pv.outIface = routeIface(pv.dst);
   if (!hook("mangle", Hook::Forward) || !hook("filter", Hook::Forward) || !hook("security", Hook::Forward) ||
-      !hook("mangle", Hook::PostRouting) || (first && !hook("nat", Hook::PostRouting))) {
+      !hook("mangle", Hook::PostRouting) || !nat(Hook::PostRouting)) {
     afterReject();
     return out;
   }

@@ -2,12 +2,16 @@
 // raw → mangle → nat PREROUTING, the routing decision (local address →
 // INPUT path, otherwise FORWARD with the TTL already decremented), then
 // mangle/filter INPUT (+ nat INPUT) or mangle/filter FORWARD → mangle/nat
-// POSTROUTING. nat chains see only a connection's first packet.
+// POSTROUTING. nat chains see only a connection's first packet; the NAT
+// they decide is applied to it and to every later packet of the connection
+// (reversed for the reply direction), as conntrack NAT does.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
-#include <set>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "compiler/interp/Interpreter.h"
@@ -37,6 +41,16 @@ struct EmittedPacket {
   std::vector<uint8_t> l3;  // from the IP header
 };
 
+// One address (and port) rewrite NAT made to the packet.
+struct NatRewrite {
+  Hook hook = Hook::PreRouting;  // the nat hook where the kernel mangles
+  bool source = false;           // the source was rewritten (else the destination)
+  bool reply = false;            // a reply-direction packet: the binding reversed
+  IpAddr fromAddr, toAddr;
+  uint16_t fromPort = 0, toPort = 0;  // equal when the port did not change (or the protocol has none)
+  std::string describe(Family f) const;  // "PREROUTING dst 198.51.100.7:80 -> 192.0.2.10:8080"
+};
+
 struct HookStep {
   std::string table;
   Hook hook;
@@ -63,6 +77,7 @@ struct PipelineResult {
   std::vector<HookStep> steps;
   SideEffects effects;           // what targets asked for along the way
   std::vector<EmittedPacket> emitted;
+  std::vector<NatRewrite> natApplied;   // NAT rewrites of this packet, in order
   std::vector<PipelineResult> replies;  // the OUTPUT path of each generated packet
 };
 const char* fateName(PipelineResult::Fate f);
@@ -75,25 +90,66 @@ class HookPipeline {
   // `inIface` overrides the host's arrival interface (pcapng knows it per packet).
   PipelineResult process(uint8_t* l3, uint32_t len, PktType pktType, std::array<uint8_t, 6> srcMac, bool hasMac,
                          uint64_t nowNs, uint64_t wallSec, const std::string& inIface = {});
+  // A packet the host generates (from its IP header; rewritten in place):
+  // raw/mangle/nat/filter/security OUTPUT, rerouting after a nat OUTPUT
+  // DNAT, mangle/nat POSTROUTING. Fate Sent when it leaves; the packet
+  // that leaves is in `emitted`. `mark`: the socket's (SO_MARK).
+  PipelineResult processLocal(uint8_t* l3, uint32_t len, uint64_t nowNs, uint64_t wallSec, uint32_t mark = 0);
   Classifier& classifier() { return *engine_; }
 
  private:
+  // A connection as conntrack keys it, in one direction.
+  struct Tuple {
+    IpAddr src, dst;
+    uint16_t sport = 0, dport = 0;
+    uint8_t proto = 0;
+    bool operator<(const Tuple& o) const {
+      return std::tie(src.b, dst.b, sport, dport, proto) < std::tie(o.src.b, o.dst.b, o.sport, o.dport, o.proto);
+    }
+  };
+  struct Manip {
+    IpAddr addr;
+    uint16_t port = 0;
+  };
+  // A connection and its NAT binding: `dnat` is the original direction's
+  // new destination, `snat` its new source.
+  struct Flow {
+    Tuple orig;
+    std::optional<Manip> dnat, snat;
+    Tuple reply() const;
+  };
+  // The packet's connection, its direction, and whether it opened it.
+  struct FlowRef {
+    size_t idx = 0;
+    bool reply = false;
+    bool first = false;
+  };
   bool isLocal(const IpAddr& a) const;
   std::string routeIface(const IpAddr& dst) const;
   IpAddr ifaceAddr(const std::string& iface) const;
   IpAddr icmpErrorSource(const PacketView& orig) const;
   // The OUTPUT path of a packet the host generates.
   void sendLocal(std::vector<uint8_t> l3, PipelineResult& parent, uint64_t nowNs, uint64_t wallSec);
-  bool runHook(PacketView& pv, const char* table, Hook h, PipelineResult& out, uint64_t nowNs, uint64_t wallSec);
+  bool runHook(PacketView& pv, const char* table, Hook h, PipelineResult& out, uint64_t nowNs, uint64_t wallSec,
+               std::optional<NatRequest>* nat = nullptr);
   bool isMartianSource(const PacketView& p) const;
-  bool firstPacketOfFlow(const PacketView& p);
+  Tuple tupleOf(const PacketView& p) const;
+  FlowRef lookupFlow(const PacketView& p);
+  // A nat hook: the nat chain for a connection's first packet (binding what
+  // it decides), then the connection's rewrite for this hook and direction.
+  bool natHook(PacketView& pv, Hook h, const FlowRef& f, PipelineResult& out, uint64_t nowNs, uint64_t wallSec);
+  // Records the binding a NAT request asks for in `flow`.
+  void bind(const PacketView& pv, Hook h, const NatRequest& n, Flow& flow);
+  void rewrite(PacketView& pv, bool source, const Manip& m, Hook h, bool reply, PipelineResult& out);
 
   const Ruleset& rs_;
   HostModel host_;
   std::unique_ptr<Classifier> engine_;
-  // Flows already seen (both directions): the nat table is consulted only for
-  // the first packet of a connection. The conntrack runtime will replace this.
-  std::set<std::vector<uint8_t>> flows_;
+  // Connections seen, each indexed by its original and its reply tuple: the
+  // nat table is consulted only for the first packet of a connection. The
+  // conntrack runtime will replace this.
+  std::vector<Flow> flows_;
+  std::map<Tuple, std::pair<size_t, bool>> flowIndex_;  // tuple -> (flow, reply direction)
 };
 
 }  // namespace nfjit

@@ -6,12 +6,16 @@
 // in the serial oracle phase.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tests/support/Netns.h"
+#include "tests/support/PacketBuilder.h"
 #include "tests/support/Topology.h"
 #include "tests/support/VerifierFixtures.h"
 #include "verifier/HostModel.h"
 #include "verifier/PathModel.h"
 #include "verifier/Verifier.h"
+#include "runtime/pipeline/HookPipeline.h"
 
 namespace nfjit::testing {
 namespace {
@@ -66,6 +70,111 @@ TEST_P(VerifierPathOracle, PathDiffWitnessTakesItsPathInTheKernel) {
   }
   EXPECT_EQ(reachedSink[0] != 0, d.oldFate.fate == "forward") << "old";
   EXPECT_EQ(reachedSink[1] != 0, d.newFate.fate == "forward") << "new";
+}
+
+// The versions differ only in where nat PREROUTING's DNAT sends DNS
+// queries: filter FORWARD accepts only the old target, behind fw's default
+// route. Replay applies the DNAT, so the witness is replayed as claimed;
+// the kernel forwards it in the old version only, and the bytes that reach
+// the sink are the ones HookPipeline emits (address, checksums, TTL).
+std::pair<std::string, std::string> dnatOnly(Family f) {
+  const bool v4 = f == Family::IPv4;
+  const std::string target = v4 ? "203.0.113.53" : "2001:db8:3::53";
+  const std::string other = v4 ? "203.0.113.54" : "2001:db8:3::54";
+  const std::string filter = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                             "-A FORWARD -d " + target + (v4 ? "/32" : "/128") +
+                             " -p udp -m udp --dport 53 -j ACCEPT\nCOMMIT\n";
+  const std::string natHead = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                              ":POSTROUTING ACCEPT [0:0]\n";
+  auto dnat = [&](const std::string& to) {
+    return natHead + "-A PREROUTING -i in0 -p udp -m udp --dport 53 -j DNAT --to-destination " + to + "\nCOMMIT\n";
+  };
+  return {dnat(target) + filter, dnat(other) + filter};
+}
+
+TEST_P(VerifierPathOracle, DnatWitnessIsReplayedAndMatchesTheKernel) {
+  const Family f = GetParam();
+  auto [oldRules, newRules] = dnatOnly(f);
+  Ruleset oldRs = testsupport::parseRules(oldRules, f), newRs = testsupport::parseRules(newRules, f);
+  const HostModel host = topologyHost(f);
+  const auto paths = verifier::diffPaths(oldRs, newRs, host);
+  const verifier::PathDiff* forward = nullptr;
+  for (const auto& pd : paths)
+    if (pd.kind == verifier::PathKind::Forward) forward = &pd;
+  ASSERT_TRUE(forward);
+  ASSERT_FALSE(forward->equivalent);
+  ASSERT_TRUE(forward->difference);
+  const auto& d = *forward->difference;
+  SCOPED_TRACE(d.witness.describe() + ": old " + verifier::pathFateText(d.oldFate) + ", new " +
+               verifier::pathFateText(d.newFate));
+  ASSERT_EQ(d.oldFate.fate, "forward");
+  ASSERT_TRUE(d.replayed) << d.replayNote;
+  // What replay emits for the old version.
+  HookPipeline pipe(oldRs, host);
+  std::vector<uint8_t> bytes = d.witness.bytes;
+  PipelineResult r = pipe.process(bytes.data(), uint32_t(bytes.size()), PktType::Host, {}, false, 0, 0, "in0");
+  ASSERT_EQ(r.fate, PipelineResult::Fate::Forwarded);
+  ASSERT_EQ(r.emitted.size(), 1u);
+  ASSERT_FALSE(r.natApplied.empty());
+  Topology topo(f);
+  // The version that drops goes first: a dropped packet leaves no
+  // conntrack entry, a forwarded one would carry its DNAT binding over.
+  std::vector<std::vector<uint8_t>> reached[2];
+  for (int version : {1, 0}) {
+    auto load = topo.load(version ? newRules : oldRules);
+    ASSERT_TRUE(load.ok) << load.firstError;
+    reached[version] = topo.send({d.witness.bytes});
+  }
+  EXPECT_TRUE(reached[1].empty()) << "new";
+  ASSERT_EQ(reached[0].size(), 1u) << "old";
+  EXPECT_EQ(reached[0][0], r.emitted[0].l3) << "the forwarded bytes";
+}
+
+// HookPipeline's NAT against the kernel's, byte for byte: DNAT with and
+// without a port, MASQUERADE to out0's address, SNAT to a port range that
+// holds the source port (kept), a UDP checksum of 0 (IPv4: stays 0).
+TEST_P(VerifierPathOracle, NatRewritesMatchTheKernelBytes) {
+  const Family f = GetParam();
+  const bool v4 = f == Family::IPv4;
+  auto a = [&](const char* four, const char* six) { return std::string(v4 ? four : six); };
+  const std::string rules =
+      "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+      "-A PREROUTING -i in0 -p tcp -m tcp --dport 80 -j DNAT --to-destination " +
+      a("203.0.113.80:8080", "[2001:db8:3::80]:8080") + "\n" +
+      "-A PREROUTING -i in0 -p udp -m udp --dport 53 -j DNAT --to-destination " + a("203.0.113.53", "2001:db8:3::53") +
+      "\n-A POSTROUTING -o out0 -p tcp -m tcp --dport 22 -j SNAT --to-source " +
+      a("198.51.100.1:20000-20010", "[2001:db8:2::1]:20000-20010") + "\n-A POSTROUTING -o out0 -j MASQUERADE\nCOMMIT\n";
+  const std::string client = a("192.0.2.10", "2001:db8:1::10"), far = a("203.0.113.7", "2001:db8:3::7");
+  std::vector<std::vector<uint8_t>> packets;
+  packets.push_back(buildPacket({f, client, far, 6, 40000, 80}));
+  PacketSpec udp{f, client, far, 17, 5353, 53};
+  udp.payload = 13;
+  packets.push_back(buildPacket(udp));
+  packets.push_back(buildPacket({f, client, far, 6, 20005, 22}));
+  if (v4) {
+    PacketSpec z{f, client, far, 17, 5354, 53};
+    z.payload = 8;
+    packets.push_back(buildPacket(z));
+    packets.back()[20 + 6] = packets.back()[20 + 7] = 0;
+  }
+  Ruleset rs = testsupport::parseRules(rules, f);
+  HookPipeline pipe(rs, topologyHost(f));
+  std::vector<std::vector<uint8_t>> model;
+  for (auto p : packets) {
+    PipelineResult r = pipe.process(p.data(), uint32_t(p.size()), PktType::Host, {}, false, 0, 0, "in0");
+    ASSERT_EQ(r.fate, PipelineResult::Fate::Forwarded);
+    ASSERT_EQ(r.emitted.size(), 1u);
+    EXPECT_FALSE(r.natApplied.empty());
+    model.push_back(r.emitted[0].l3);
+  }
+  Topology topo(f);
+  auto load = topo.load(rules);
+  ASSERT_TRUE(load.ok) << load.firstError;
+  auto kernel = topo.send(packets);
+  ASSERT_EQ(kernel.size(), model.size());
+  std::sort(kernel.begin(), kernel.end());
+  std::sort(model.begin(), model.end());
+  for (size_t i = 0; i < model.size(); ++i) EXPECT_EQ(kernel[i], model[i]) << "packet " << i;
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernel, VerifierPathOracle, ::testing::Values(Family::IPv4, Family::IPv6),

@@ -97,8 +97,10 @@ TEST(VerifierWholePath, DnatFeedsFilterForward) {
   EXPECT_EQ(x.newFate.chain, "FORWARD");
   EXPECT_EQ(x.witness.proto, 6);
   EXPECT_EQ(x.witness.dport, 80);
-  // Without the DNAT the reference pipeline drops it, as claimed.
+  // Replay applies the DNAT: forwarded with it, dropped without, as claimed.
   EXPECT_EQ(x.newReplay, "drop");
+  EXPECT_EQ(x.oldReplay, "forward");
+  EXPECT_TRUE(x.replayed) << x.replayNote;
   // The unchanged rule alone: no difference on any path.
   for (const auto& d : verifier::diffPaths(a, a, host4())) EXPECT_TRUE(d.equivalent) << verifier::pathKindName(d.kind);
 }
@@ -145,6 +147,7 @@ TEST(VerifierWholePath, Ipv6MarkAndDnat) {
   EXPECT_EQ(x.newFate.occ >= 0, true);   // the mark rule, not the policy
   EXPECT_EQ(x.witness.family, Family::IPv6);
   EXPECT_EQ(x.witness.src.b[5], 5);      // 2001:db8:5::/48
+  EXPECT_TRUE(x.replayed) << x.replayNote;  // replay applies the IPv6 DNAT too
 }
 
 // An unmodelled target (TTL) earlier on the path: the filter rule testing
@@ -161,6 +164,68 @@ TEST(VerifierWholePath, UnmodelledTargetIsNotDefinite) {
   EXPECT_TRUE(path(ds, PathKind::Input).equivalent);
   // Identical rulesets are equivalent whatever the target does.
   for (const auto& d : verifier::diffPaths(a, a, host4())) EXPECT_TRUE(d.equivalent && d.definite);
+}
+
+// The versions differ only in where a DNAT sends the packet: filter
+// FORWARD accepts only the old target. Replay applies the DNAT, so the
+// witness takes the claimed path in both versions.
+TEST(VerifierWholePath, DnatOnlyDifferenceIsReplayed) {
+  const std::string f = filter("DROP", "-A FORWARD -d 198.51.100.10/32 -p tcp -m tcp --dport 8080 -j ACCEPT\n");
+  const std::string rule = "-A PREROUTING -d 192.0.2.1/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination ";
+  Ruleset a = testsupport::parseRules(std::string(kNat) + rule + "198.51.100.10:8080\nCOMMIT\n" + f);
+  Ruleset b = testsupport::parseRules(std::string(kNat) + rule + "198.51.100.11:8080\nCOMMIT\n" + f);
+  EXPECT_TRUE(allEquivalent(verifier::diffRulesets(a, b, "filter")));
+  auto ds = verifier::diffPaths(a, b, host4());
+  const auto& fw = path(ds, PathKind::Forward);
+  ASSERT_FALSE(fw.equivalent);
+  ASSERT_TRUE(fw.difference);
+  const auto& x = *fw.difference;
+  EXPECT_EQ(x.oldFate.fate, "forward");
+  EXPECT_EQ(x.newFate.fate, "DROP");
+  EXPECT_EQ(x.witness.dport, 80);
+  EXPECT_TRUE(x.replayed) << x.replayNote;
+  EXPECT_EQ(x.oldReplay, "forward");
+  EXPECT_EQ(x.newReplay, "drop");
+}
+
+// The output path is replayed from the host's stack (HookPipeline::processLocal):
+// a filter OUTPUT change (per-chain diff) and a nat OUTPUT DNAT (path model).
+TEST(VerifierWholePath, OutputPathDifferencesAreReplayed) {
+  Ruleset a = testsupport::parseRules(filter("ACCEPT", ""));
+  Ruleset b = testsupport::parseRules(filter("ACCEPT", "-A OUTPUT -d 198.51.100.0/24 -p udp -m udp --dport 53 -j DROP\n"));
+  auto ds = verifier::diffPaths(a, b, host4());
+  const auto& out = path(ds, PathKind::Output);
+  ASSERT_FALSE(out.equivalent);
+  ASSERT_TRUE(out.difference);
+  EXPECT_TRUE(out.difference->replayed) << out.difference->replayNote;
+  EXPECT_EQ(out.difference->oldReplay, "sent");
+  EXPECT_EQ(out.difference->newReplay, "drop");
+
+  const std::string f = filter("ACCEPT", "-A OUTPUT -d 198.51.100.10/32 -j DROP\n");
+  Ruleset c = testsupport::parseRules(
+      std::string(kNat) + "-A OUTPUT -d 203.0.113.9/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination "
+                          "198.51.100.10:8080\nCOMMIT\n" + f);
+  Ruleset d = testsupport::parseRules(std::string(kNat) + "COMMIT\n" + f);
+  auto ds2 = verifier::diffPaths(c, d, host4());
+  const auto& out2 = path(ds2, PathKind::Output);
+  ASSERT_FALSE(out2.equivalent);
+  ASSERT_TRUE(out2.difference);
+  const auto& y = *out2.difference;
+  EXPECT_EQ(y.oldFate.fate, "DROP");
+  EXPECT_EQ(y.newFate.fate, "sent");
+  EXPECT_TRUE(y.replayed) << y.replayNote;
+  EXPECT_EQ(y.oldReplay, "drop");
+  EXPECT_EQ(y.newReplay, "sent");
+  // query --path output: the DNATed packet is dropped, and replay agrees.
+  Ruleset w = testsupport::parseRules(filter("ACCEPT", "-A OUTPUT -d 203.0.113.9/32 -p tcp -m tcp --dport 80\n"));
+  const Rule* where = nullptr;
+  for (const auto& ch : w.tables[0].chains)
+    if (ch.name == "OUTPUT" && ch.rules.size() == 1) where = &ch.rules[0];
+  ASSERT_TRUE(where);
+  auto q = verifier::queryPath(c, PathKind::Output, *where, "DROP", host4());
+  ASSERT_TRUE(q.found);
+  EXPECT_EQ(q.replay, "drop");
+  EXPECT_TRUE(q.replayed) << q.replayNote;
 }
 
 }  // namespace
