@@ -1,6 +1,7 @@
 #include "verifier/ConcreteSearch.h"
 
 #include <cstdio>
+#include <functional>
 #include <cstdlib>
 
 namespace nfjit::verifier {
@@ -29,6 +30,18 @@ void ConcreteSearch::fixLength() {
   p_.length = static_cast<uint16_t>(hdr + (p_.v[kDimProto] == 6 && p_.v[kDimFrag] == 0 ? 20 : 8));
 }
 
+void ConcreteSearch::forEachBoxField(const std::function<void(const z3::expr&, u128)>& f) const {
+  const SymPacket& k = m_.packet();
+  f(k.src, p_.v[kDimSrc]);
+  f(k.dst, p_.v[kDimDst]);
+  f(k.proto, p_.v[kDimProto]);
+  f(k.sport, p_.v[kDimSport]);
+  f(k.dport, p_.v[kDimDport]);
+  f(k.inIf, p_.v[kDimIn]);
+  f(k.outIf, p_.v[kDimOut]);
+  f(k.frag, p_.v[kDimFrag]);
+}
+
 z3::model ConcreteSearch::modelOf() const {
   const SymPacket& k = m_.packet();
   z3::context& c = k.src.ctx();
@@ -39,14 +52,7 @@ z3::model ConcreteSearch::modelOf() const {
     md.add_const_interp(d, val);
   };
   auto set = [&](const z3::expr& var, u128 v) { put(var, bv(c, v, var.get_sort().bv_size())); };
-  set(k.src, p_.v[kDimSrc]);
-  set(k.dst, p_.v[kDimDst]);
-  set(k.proto, p_.v[kDimProto]);
-  set(k.sport, p_.v[kDimSport]);
-  set(k.dport, p_.v[kDimDport]);
-  set(k.inIf, p_.v[kDimIn]);
-  set(k.outIf, p_.v[kDimOut]);
-  set(k.frag, p_.v[kDimFrag]);
+  forEachBoxField(set);
   set(k.ttl, p_.ttl);
   set(k.tos, p_.tos);
   set(k.tcpFlags, p_.tcpFlags);
@@ -338,14 +344,7 @@ void ConcreteSearch::applySeed(const Traversal& tr, size_t target) {
     for (const auto& e : trueExprs_) s.add(e);
     // At the box fields of the first point, so that the answer fits it.
     auto at = [&](const z3::expr& var, u128 v) { s.add(var == bv(c, v, var.get_sort().bv_size())); };
-    at(k.src, p_.v[kDimSrc]);
-    at(k.dst, p_.v[kDimDst]);
-    at(k.proto, p_.v[kDimProto]);
-    at(k.sport, p_.v[kDimSport]);
-    at(k.dport, p_.v[kDimDport]);
-    at(k.inIf, p_.v[kDimIn]);
-    at(k.outIf, p_.v[kDimOut]);
-    at(k.frag, p_.v[kDimFrag]);
+    forEachBoxField(at);
     at(k.mark, p_.mark);
     // Readable values where they fit: all at once, else one by one.
     std::vector<z3::expr> prefs = {k.ttl == bv(c, p_.ttl, 8),           k.tos == bv(c, p_.tos, 8),

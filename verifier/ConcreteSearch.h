@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdlib>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -104,6 +105,8 @@ class ConcreteSearch {
   bool evalCond(const z3::expr& e);
   void fixLength();
   z3::model modelOf() const;
+  // The point's value of each box dimension, with its packet field.
+  void forEachBoxField(const std::function<void(const z3::expr&, u128)>& f) const;
   static z3::expr bv(z3::context& c, u128 v, unsigned w);
 
   const ChainModel& m_;
