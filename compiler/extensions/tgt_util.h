@@ -93,6 +93,10 @@ inline void csumReplace32(uint8_t* sum, uint32_t from, uint32_t to) {
   csumReplace(sum, from >> 16, to >> 16);
   csumReplace(sum, from & 0xffff, to & 0xffff);
 }
+// The same for `n` bytes (even) in network order: an address, a port.
+inline void csumReplaceBytes(uint8_t* sum, const uint8_t* from, const uint8_t* to, size_t n) {
+  for (size_t i = 0; i < n; i += 2) csumReplace16(sum, be16(from + i), be16(to + i));
+}
 
 inline void put16(uint8_t* p, uint16_t v) {
   p[0] = static_cast<uint8_t>(v >> 8);

@@ -1,5 +1,6 @@
 #include "runtime/pipeline/HookPipeline.h"
 
+#include "compiler/extensions/tgt_util.h"
 #include "runtime/packet/PacketParser.h"
 #include "runtime/pipeline/LocalReplies.h"
 
@@ -50,24 +51,10 @@ bool hasPorts(uint8_t proto) { return proto == 6 || proto == 17 || proto == 132 
 // at POSTROUTING and INPUT (HOOK2MANIP).
 bool sourceManipHook(Hook h) { return h == Hook::PostRouting || h == Hook::LocalIn; }
 
-void put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-
-// One's-complement incremental checksum update (RFC 1624, eqn. 3) for
-// `n` bytes (even) changing from `from` to `to`. Incremental rather than
-// recomputed, as the kernel does: a first fragment's transport checksum
-// covers bytes this packet does not hold.
-void csumReplace(uint8_t* csum, const uint8_t* from, const uint8_t* to, size_t n) {
-  uint32_t sum = static_cast<uint16_t>(~be16(csum));
-  for (size_t i = 0; i < n; i += 2) {
-    sum += static_cast<uint16_t>(~be16(from + i));
-    sum += be16(to + i);
-  }
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  put16(csum, static_cast<uint16_t>(~sum));
-}
+using tgt::put16;
+// Checksums are updated incrementally rather than recomputed, as the kernel
+// does: a first fragment's transport checksum covers bytes it does not hold.
+using tgt::csumReplaceBytes;
 
 // CRC32c (Castagnoli, reflected), SCTP's checksum.
 uint32_t crc32c(const uint8_t* p, size_t n) {
@@ -241,14 +228,14 @@ void HookPipeline::rewrite(PacketView& pv, bool source, const Manip& m, Hook h, 
     default: break;
   }
   if (csum) {
-    csumReplace(csum, oldA, newA, alen);
-    if (csumPorts && portsHere) csumReplace(csum, oldP, newP, 2);
+    csumReplaceBytes(csum, oldA, newA, alen);
+    if (csumPorts && portsHere) csumReplaceBytes(csum, oldP, newP, 2);
     // A computed 0 goes out as 0xffff where 0 means "no checksum".
     if ((pv.protocol == 17 || pv.protocol == 136) && be16(csum) == 0) put16(csum, 0xffff);
   }
   if (portsHere) put16(l3 + th + (source ? 0 : 2), newPort);
   std::copy(newA, newA + alen, l3 + aoff);
-  if (v4) csumReplace(l3 + 10, oldA, newA, 4);
+  if (v4) csumReplaceBytes(l3 + 10, oldA, newA, 4);
   // SCTP's CRC32c covers no addresses; recompute it when a port changed
   // (only over a whole, unfragmented packet).
   if (pv.protocol == 132 && portsHere && oldPort != newPort && !pv.fragmented && has(12)) {
