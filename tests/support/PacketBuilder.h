@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "compiler/ir/Types.h"
@@ -21,6 +22,19 @@ struct PacketSpec {
   std::vector<uint8_t> tcpOptions;  // padded to 4 bytes
   size_t payload = 0;
 };
+
+// A flow's packet by its addresses and ports, the rest at the defaults.
+inline PacketSpec flowPacket(Family f, std::string src, std::string dst, uint8_t proto, uint16_t sport,
+                             uint16_t dport) {
+  PacketSpec p;
+  p.family = f;
+  p.src = std::move(src);
+  p.dst = std::move(dst);
+  p.proto = proto;
+  p.sport = sport;
+  p.dport = dport;
+  return p;
+}
 
 // The packet from the IP header on.
 std::vector<uint8_t> buildPacket(const PacketSpec& spec);

@@ -15,6 +15,7 @@
 #include "tests/support/RulesetFixture.h"
 #include "verifier/HostModel.h"
 #include "verifier/Report.h"
+#include "verifier/PathModel.h"
 #include "verifier/Verifier.h"
 
 namespace nfjit::testsupport {
@@ -28,6 +29,13 @@ struct FilterTable {
 inline std::string filterTable(const std::string& body, const FilterTable& t = {}) {
   return "*filter\n:INPUT " + t.input + " [0:0]\n:FORWARD " + t.forward + " [0:0]\n:OUTPUT " + t.output +
          " [0:0]\n" + t.extraChains + body + "COMMIT\n";
+}
+
+// The answer for one path kind of a diffPaths result (null when it has none).
+inline const verifier::PathDiff* findPath(const std::vector<verifier::PathDiff>& ds, verifier::PathKind k) {
+  for (const auto& d : ds)
+    if (d.kind == k) return &d;
+  return nullptr;
 }
 
 inline std::string dumpFindings(const verifier::CheckResult& r) {

@@ -13,17 +13,7 @@
 namespace nfjit {
 namespace {
 
-// A first packet of a flow (the rest of PacketSpec at its defaults).
-testing::PacketSpec flow(Family f, const char* src, const char* dst, uint8_t proto, uint16_t sport, uint16_t dport) {
-  testing::PacketSpec p;
-  p.family = f;
-  p.src = src;
-  p.dst = dst;
-  p.proto = proto;
-  p.sport = sport;
-  p.dport = dport;
-  return p;
-}
+using testing::flowPacket;
 
 using testing::PacketSpec;
 using F = PipelineResult::Fate;
@@ -111,7 +101,7 @@ TEST(PipelineNat, DnatChangesRouting) {
       std::string(kNat) + "-A PREROUTING -d 203.0.113.2/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination "
                           "192.0.2.10:8080\nCOMMIT\n" + f);
   HookPipeline pipe(rs, host4());
-  auto b = testing::buildPacket(flow(Family::IPv4, "198.51.100.7", "203.0.113.2", 6, 40000, 80));
+  auto b = testing::buildPacket(flowPacket(Family::IPv4, "198.51.100.7", "203.0.113.2", 6, 40000, 80));
   auto r = receive(pipe, b, "out0");
   ASSERT_EQ(r.fate, F::Forwarded) << r.reason;
   EXPECT_TRUE(r.forwardPath);
@@ -128,7 +118,7 @@ TEST(PipelineNat, DnatChangesRouting) {
   EXPECT_TRUE(s.ipCsumOk);
   EXPECT_TRUE(s.l4CsumOk);
   // Another port is not DNATed: it stays the host's, and INPUT drops it.
-  auto other = testing::buildPacket(flow(Family::IPv4, "198.51.100.7", "203.0.113.2", 6, 40000, 81));
+  auto other = testing::buildPacket(flowPacket(Family::IPv4, "198.51.100.7", "203.0.113.2", 6, 40000, 81));
   auto r2 = receive(pipe, other, "out0");
   EXPECT_EQ(r2.fate, F::Dropped);
   EXPECT_FALSE(r2.forwardPath);
@@ -142,7 +132,7 @@ TEST(PipelineNat, RedirectToTheInterfaceAddress) {
       std::string(kNat) + "-A PREROUTING -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 3128\nCOMMIT\n" +
       filter("DROP", "-A INPUT -d 192.0.2.1/32 -p tcp -m tcp --dport 3128 -j ACCEPT\n-A OUTPUT -j ACCEPT\n"));
   HookPipeline pipe(rs, host4());
-  auto b = testing::buildPacket(flow(Family::IPv4, "192.0.2.50", "198.51.100.20", 6, 40000, 80));
+  auto b = testing::buildPacket(flowPacket(Family::IPv4, "192.0.2.50", "198.51.100.20", 6, 40000, 80));
   auto r = receive(pipe, b, "in0");
   ASSERT_EQ(r.fate, F::Delivered) << r.reason;
   ASSERT_EQ(r.natApplied.size(), 1u);
@@ -169,7 +159,7 @@ TEST(PipelineNat, SnatAndMasqueradeKeepChecksumsValid) {
                                        "-A POSTROUTING -o out0 -p tcp -j SNAT --to-source 203.0.113.9\n"
                                        "-A POSTROUTING -o out0 -p udp -j MASQUERADE\nCOMMIT\n");
   HookPipeline pipe(rs, host4());
-  auto t = testing::buildPacket(flow(Family::IPv4, "192.0.2.10", "198.51.100.20", 6, 40000, 443));
+  auto t = testing::buildPacket(flowPacket(Family::IPv4, "192.0.2.10", "198.51.100.20", 6, 40000, 443));
   auto r = receive(pipe, t, "in0");
   ASSERT_EQ(r.fate, F::Forwarded);
   ASSERT_EQ(r.emitted.size(), 1u);
@@ -183,7 +173,7 @@ TEST(PipelineNat, SnatAndMasqueradeKeepChecksumsValid) {
   EXPECT_EQ(r.natApplied[0].hook, Hook::PostRouting);
   EXPECT_TRUE(r.natApplied[0].source);
 
-  PacketSpec us = flow(Family::IPv4, "192.0.2.11", "198.51.100.20", 17, 5353, 53);
+  PacketSpec us = flowPacket(Family::IPv4, "192.0.2.11", "198.51.100.20", 17, 5353, 53);
   us.payload = 13;  // odd length: the checksum pads
   auto u = testing::buildPacket(us);
   ASSERT_NE(look(Family::IPv4, u).l4Csum, 0);
@@ -195,7 +185,7 @@ TEST(PipelineNat, SnatAndMasqueradeKeepChecksumsValid) {
   EXPECT_TRUE(su.l4CsumOk);
   EXPECT_NE(su.l4Csum, 0);
 
-  auto z = testing::buildPacket(flow(Family::IPv4, "192.0.2.12", "198.51.100.20", 17, 5353, 53));
+  auto z = testing::buildPacket(flowPacket(Family::IPv4, "192.0.2.12", "198.51.100.20", 17, 5353, 53));
   z[20 + 6] = z[20 + 7] = 0;  // no UDP checksum
   auto rz = receive(pipe, z, "in0");
   ASSERT_EQ(rz.emitted.size(), 1u);
@@ -210,7 +200,7 @@ TEST(PipelineNat, SnatAndMasqueradeKeepChecksumsValid) {
 TEST(PipelineNat, MasqueradeWithoutKnownAddressKeepsTheSource) {
   Ruleset rs = testsupport::parseRules(std::string(kNat) + "-A POSTROUTING -o out0 -j MASQUERADE\nCOMMIT\n");
   HookPipeline pipe(rs, HostModel{});
-  auto b = testing::buildPacket(flow(Family::IPv4, "192.0.2.10", "198.51.100.20", 6, 40000, 443));
+  auto b = testing::buildPacket(flowPacket(Family::IPv4, "192.0.2.10", "198.51.100.20", 6, 40000, 443));
   auto r = receive(pipe, b);
   ASSERT_EQ(r.fate, F::Forwarded);
   EXPECT_TRUE(r.natApplied.empty());
@@ -226,7 +216,7 @@ TEST(PipelineNat, LaterAndReplyPacketsOfTheConnection) {
       "-A PREROUTING -d 203.0.113.2/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 192.0.2.10:8080\n"
       "-A POSTROUTING -d 192.0.2.10/32 -p tcp -j SNAT --to-source 192.0.2.1:20000-20010\nCOMMIT\n");
   HookPipeline pipe(rs, host4());
-  auto first = testing::buildPacket(flow(Family::IPv4, "198.51.100.7", "203.0.113.2", 6, 40000, 80));
+  auto first = testing::buildPacket(flowPacket(Family::IPv4, "198.51.100.7", "203.0.113.2", 6, 40000, 80));
   auto r1 = receive(pipe, first, "out0");
   ASSERT_EQ(r1.fate, F::Forwarded);
   EXPECT_TRUE(ranChain(r1, "nat", Hook::PreRouting));
@@ -237,7 +227,7 @@ TEST(PipelineNat, LaterAndReplyPacketsOfTheConnection) {
   EXPECT_EQ(s1.dst, "192.0.2.10");
   EXPECT_EQ(s1.dport, 8080);
 
-  PacketSpec later = flow(Family::IPv4, "198.51.100.7", "203.0.113.2", 6, 40000, 80);
+  PacketSpec later = flowPacket(Family::IPv4, "198.51.100.7", "203.0.113.2", 6, 40000, 80);
   later.tcpFlags = 0x10;
   later.payload = 100;
   auto b2 = testing::buildPacket(later);
@@ -253,7 +243,7 @@ TEST(PipelineNat, LaterAndReplyPacketsOfTheConnection) {
   EXPECT_TRUE(s2.ipCsumOk);
   EXPECT_TRUE(s2.l4CsumOk);
 
-  PacketSpec back = flow(Family::IPv4, "192.0.2.10", "192.0.2.1", 6, 8080, 20000);
+  PacketSpec back = flowPacket(Family::IPv4, "192.0.2.10", "192.0.2.1", 6, 8080, 20000);
   back.tcpFlags = 0x12;
   auto b3 = testing::buildPacket(back);
   auto r3 = receive(pipe, b3, "in0");
@@ -282,7 +272,7 @@ TEST(PipelineNat, Ipv6DnatAndSnat) {
           "-A POSTROUTING -o in0 -j SNAT --to-source 2001:db8::1\nCOMMIT\n" + f,
       Family::IPv6);
   HookPipeline pipe(rs, host6());
-  auto b = testing::buildPacket(flow(Family::IPv6, "2001:db8:5::7", "2001:db8:2::2", 6, 40000, 80));
+  auto b = testing::buildPacket(flowPacket(Family::IPv6, "2001:db8:5::7", "2001:db8:2::2", 6, 40000, 80));
   auto r = receive(pipe, b, "out0");
   ASSERT_EQ(r.fate, F::Forwarded) << r.reason;
   ASSERT_EQ(r.emitted.size(), 1u);
@@ -297,7 +287,7 @@ TEST(PipelineNat, Ipv6DnatAndSnat) {
   ASSERT_EQ(r.natApplied.size(), 2u);
   EXPECT_EQ(r.natApplied[0].describe(Family::IPv6), "PREROUTING dst [2001:db8:2::2]:80 -> [2001:db8::10]:8080");
 
-  PacketSpec u = flow(Family::IPv6, "2001:db8:5::7", "2001:db8:2::2", 17, 5000, 80);
+  PacketSpec u = flowPacket(Family::IPv6, "2001:db8:5::7", "2001:db8:2::2", 17, 5000, 80);
   u.payload = 7;
   // Not DNATed (UDP): for the host, delivered unchanged.
   auto bu = testing::buildPacket(u);
@@ -310,7 +300,7 @@ TEST(PipelineNat, NetmapMapsThePrefix) {
                                        "-A PREROUTING -d 198.51.100.0/24 -j NETMAP --to 192.0.2.0/24\n"
                                        "-A POSTROUTING -s 192.0.2.0/25 -o out0 -j NETMAP --to 203.0.113.128/25\nCOMMIT\n");
   HookPipeline pipe(rs, host4());
-  auto b = testing::buildPacket(flow(Family::IPv4, "203.0.113.50", "198.51.100.77", 17, 1000, 53));
+  auto b = testing::buildPacket(flowPacket(Family::IPv4, "203.0.113.50", "198.51.100.77", 17, 1000, 53));
   auto r = receive(pipe, b, "out0");
   ASSERT_EQ(r.fate, F::Forwarded);
   Seen s = look(Family::IPv4, r.emitted.at(0).l3);
@@ -318,7 +308,7 @@ TEST(PipelineNat, NetmapMapsThePrefix) {
   EXPECT_EQ(s.dport, 53);
   EXPECT_TRUE(s.ipCsumOk);
   EXPECT_TRUE(s.l4CsumOk);
-  auto o = testing::buildPacket(flow(Family::IPv4, "192.0.2.33", "203.0.113.77", 6, 1234, 22));
+  auto o = testing::buildPacket(flowPacket(Family::IPv4, "192.0.2.33", "203.0.113.77", 6, 1234, 22));
   auto ro = receive(pipe, o, "in0");
   ASSERT_EQ(ro.fate, F::Forwarded);
   Seen so = look(Family::IPv4, ro.emitted.at(0).l3);
@@ -337,15 +327,15 @@ TEST(PipelineNat, RangeChoice) {
       "-A PREROUTING -p tcp -m tcp --dport 1500 -j DNAT --to-destination 192.0.2.20-192.0.2.29:1000-2000\n"
       "-A PREROUTING -p tcp -m tcp --dport 5005 -j DNAT --to-destination 192.0.2.30:6000-6099/5000\nCOMMIT\n");
   HookPipeline pipe(rs, host4());
-  auto a = testing::buildPacket(flow(Family::IPv4, "198.51.100.7", "203.0.113.2", 6, 40000, 80));
+  auto a = testing::buildPacket(flowPacket(Family::IPv4, "198.51.100.7", "203.0.113.2", 6, 40000, 80));
   Seen sa = look(Family::IPv4, receive(pipe, a, "out0").emitted.at(0).l3);
   EXPECT_EQ(sa.dst, "192.0.2.20");
   EXPECT_EQ(sa.dport, 1000);
-  auto b = testing::buildPacket(flow(Family::IPv4, "198.51.100.7", "203.0.113.2", 6, 40000, 1500));
+  auto b = testing::buildPacket(flowPacket(Family::IPv4, "198.51.100.7", "203.0.113.2", 6, 40000, 1500));
   Seen sb = look(Family::IPv4, receive(pipe, b, "out0").emitted.at(0).l3);
   EXPECT_EQ(sb.dst, "192.0.2.20");
   EXPECT_EQ(sb.dport, 1500);
-  auto c = testing::buildPacket(flow(Family::IPv4, "198.51.100.7", "203.0.113.2", 6, 40000, 5005));
+  auto c = testing::buildPacket(flowPacket(Family::IPv4, "198.51.100.7", "203.0.113.2", 6, 40000, 5005));
   Seen sc = look(Family::IPv4, receive(pipe, c, "out0").emitted.at(0).l3);
   EXPECT_EQ(sc.dst, "192.0.2.30");
   EXPECT_EQ(sc.dport, 6005);
@@ -361,7 +351,7 @@ TEST(PipelineNat, LocalOutputDnatReroutes) {
       "-A OUTPUT -d 198.51.100.8/32 -p tcp -j REDIRECT --to-ports 3128\nCOMMIT\n" +
       filter("ACCEPT", "-A OUTPUT -d 198.51.100.9/32 -j DROP\n"));
   HookPipeline pipe(rs, host4());
-  auto b = testing::buildPacket(flow(Family::IPv4, "203.0.113.2", "198.51.100.9", 6, 40000, 80));
+  auto b = testing::buildPacket(flowPacket(Family::IPv4, "203.0.113.2", "198.51.100.9", 6, 40000, 80));
   auto r = pipe.processLocal(b.data(), uint32_t(b.size()), 0, 0);
   ASSERT_EQ(r.fate, F::Sent) << r.reason;
   EXPECT_TRUE(r.outputPath);
@@ -376,7 +366,7 @@ TEST(PipelineNat, LocalOutputDnatReroutes) {
   ASSERT_EQ(r.natApplied.size(), 1u);
   EXPECT_EQ(r.natApplied[0].hook, Hook::LocalOut);
   // REDIRECT of a generated packet: loopback.
-  auto c = testing::buildPacket(flow(Family::IPv4, "203.0.113.2", "198.51.100.8", 6, 40001, 80));
+  auto c = testing::buildPacket(flowPacket(Family::IPv4, "203.0.113.2", "198.51.100.8", 6, 40001, 80));
   auto rc = pipe.processLocal(c.data(), uint32_t(c.size()), 0, 0);
   ASSERT_EQ(rc.fate, F::Sent);
   EXPECT_EQ(rc.emitted.at(0).iface, "lo");
@@ -384,7 +374,7 @@ TEST(PipelineNat, LocalOutputDnatReroutes) {
   EXPECT_EQ(sc.dst, "127.0.0.1");
   EXPECT_EQ(sc.dport, 3128);
   // Without the DNAT filter OUTPUT drops it.
-  auto d = testing::buildPacket(flow(Family::IPv4, "203.0.113.2", "198.51.100.9", 6, 40002, 81));
+  auto d = testing::buildPacket(flowPacket(Family::IPv4, "203.0.113.2", "198.51.100.9", 6, 40002, 81));
   EXPECT_EQ(pipe.processLocal(d.data(), uint32_t(d.size()), 0, 0).fate, F::Dropped);
 }
 

@@ -50,9 +50,7 @@ TEST_P(VerifierPathOracle, PathDiffWitnessTakesItsPathInTheKernel) {
   for (const auto& cd : verifier::diffRulesets(oldRs, newRs, "filter", nullptr, opts))
     EXPECT_TRUE(cd.equivalent) << cd.chain << ": the filter table itself did not change";
   const auto paths = verifier::diffPaths(oldRs, newRs, host);
-  const verifier::PathDiff* forward = nullptr;
-  for (const auto& pd : paths)
-    if (pd.kind == verifier::PathKind::Forward) forward = &pd;
+  const verifier::PathDiff* forward = testsupport::findPath(paths, verifier::PathKind::Forward);
   ASSERT_TRUE(forward);
   ASSERT_FALSE(forward->equivalent);
   ASSERT_TRUE(forward->difference);
@@ -98,9 +96,7 @@ TEST_P(VerifierPathOracle, DnatWitnessIsReplayedAndMatchesTheKernel) {
   Ruleset oldRs = testsupport::parseRules(oldRules, f), newRs = testsupport::parseRules(newRules, f);
   const HostModel host = topologyHost(f);
   const auto paths = verifier::diffPaths(oldRs, newRs, host);
-  const verifier::PathDiff* forward = nullptr;
-  for (const auto& pd : paths)
-    if (pd.kind == verifier::PathKind::Forward) forward = &pd;
+  const verifier::PathDiff* forward = testsupport::findPath(paths, verifier::PathKind::Forward);
   ASSERT_TRUE(forward);
   ASSERT_FALSE(forward->equivalent);
   ASSERT_TRUE(forward->difference);
@@ -146,13 +142,13 @@ TEST_P(VerifierPathOracle, NatRewritesMatchTheKernelBytes) {
       a("198.51.100.1:20000-20010", "[2001:db8:2::1]:20000-20010") + "\n-A POSTROUTING -o out0 -j MASQUERADE\nCOMMIT\n";
   const std::string client = a("192.0.2.10", "2001:db8:1::10"), far = a("203.0.113.7", "2001:db8:3::7");
   std::vector<std::vector<uint8_t>> packets;
-  packets.push_back(buildPacket({f, client, far, 6, 40000, 80}));
-  PacketSpec udp{f, client, far, 17, 5353, 53};
+  packets.push_back(buildPacket(flowPacket(f, client, far, 6, 40000, 80)));
+  PacketSpec udp = flowPacket(f, client, far, 17, 5353, 53);
   udp.payload = 13;
   packets.push_back(buildPacket(udp));
-  packets.push_back(buildPacket({f, client, far, 6, 20005, 22}));
+  packets.push_back(buildPacket(flowPacket(f, client, far, 6, 20005, 22)));
   if (v4) {
-    PacketSpec z{f, client, far, 17, 5354, 53};
+    PacketSpec z = flowPacket(f, client, far, 17, 5354, 53);
     z.payload = 8;
     packets.push_back(buildPacket(z));
     packets.back()[20 + 6] = packets.back()[20 + 7] = 0;

@@ -41,8 +41,7 @@ HostModel host6() {
 }
 
 const verifier::PathDiff& path(const std::vector<verifier::PathDiff>& ds, PathKind k) {
-  for (const auto& d : ds)
-    if (d.kind == k) return d;
+  if (const auto* d = testsupport::findPath(ds, k)) return *d;
   throw std::runtime_error("no such path");
 }
 
