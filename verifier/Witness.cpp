@@ -199,8 +199,19 @@ UnparsedAssumption assumptionsOf(const Witness& w) {
 }
 }  // namespace
 
+namespace {
+// Each witness is replayed as the first packet the table sees.
+void resetStatefulMatches(const Table& t) {
+  for (const auto& ch : t.chains)
+    for (const auto& r : ch.rules)
+      for (const auto& m : r.matches)
+        if (m.ext->isStateful()) m.ext->resetState();
+}
+}  // namespace
+
 Replay replay(const Ruleset& rs, size_t table, Hook hook, const Witness& w) {
   auto scope = assumptionsOf(w);
+  resetStatefulMatches(rs.tables[table]);
   Replay r;
   std::vector<uint8_t> bytes;
   PacketView pv;

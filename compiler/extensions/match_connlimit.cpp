@@ -90,6 +90,7 @@ class ConnlimitMatch final : public MatchExt {
     return (count > limit_) != inv_;
   }
   bool isStateful() const override { return true; }
+  void resetState() const override { table_.clear(); }
 
 
   Family family_;

@@ -303,6 +303,11 @@ class HashlimitMatch final : public MatchExt {
     return inv;
   }
   bool isStateful() const override { return true; }
+  void resetState() const override {
+    if (!table_) return;
+    std::lock_guard<std::mutex> lock(table_->mu);
+    table_->entries.clear();
+  }
 
  private:
   bool parseBytes(const OptionArg& a) {

@@ -88,6 +88,10 @@ class LimitMatch final : public MatchExt {
     return false;
   }
   bool isStateful() const override { return true; }
+  void resetState() const override {
+    credit_ = creditCap_;
+    started_ = false;
+  }
 
   uint32_t avg_ = kScale * 3600 / 3;  // default 3/hour
   uint32_t burst_ = kDefaultBurst;

@@ -31,6 +31,7 @@ class QuotaMatch final : public MatchExt {
     return inv_;
   }
   bool isStateful() const override { return true; }
+  void resetState() const override { remaining_ = quota_; }
 
   uint64_t quota_ = 0;
   mutable uint64_t remaining_ = 0;

@@ -201,6 +201,11 @@ class RecentMatch final : public MatchExt {
     return ret;
   }
   bool isStateful() const override { return true; }
+  void resetState() const override {
+    if (!table_) return;
+    std::lock_guard<std::mutex> lock(table_->mu);
+    table_->lru.clear();
+  }
 
   Family family_;
   uint8_t ops_ = 0;

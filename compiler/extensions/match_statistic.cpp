@@ -86,10 +86,12 @@ class StatisticMatch final : public MatchExt {
     return ret;
   }
   bool isStateful() const override { return true; }
+  void resetState() const override { count_ = every_ - packet_, rng_ = kRngSeed; }
 
   enum class Mode { None, Random, Nth } mode_ = Mode::None;
   uint32_t prob_ = 0, every_ = 0, packet_ = 0;
-  mutable uint32_t count_ = 0, rng_ = 0x9e3779b9u;
+  static constexpr uint32_t kRngSeed = 0x9e3779b9u;
+  mutable uint32_t count_ = 0, rng_ = kRngSeed;
   bool inv_ = false, haveProb_ = false, haveEvery_ = false, havePacket_ = false;
 };
 

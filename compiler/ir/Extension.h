@@ -173,6 +173,10 @@ class MatchExt : public Extension {
   // True for matches whose result depends on state beyond the packet
   // (limit, recent, quota...): the verifier treats them as unknown.
   virtual bool isStateful() const { return false; }
+  // Forgets what earlier packets left behind (a rate's spent credit, a
+  // recent list's entries), as if freshly loaded: the verifier replays each
+  // witness as a packet of its own, not as the next of every earlier one.
+  virtual void resetState() const {}
   // For the verifier: describes the match through ctx.require(); false when
   // the match cannot be expressed (the verifier treats it as unknown).
   virtual bool lower(LoweringContext& /*ctx*/) const { return false; }
