@@ -15,6 +15,7 @@
 
 #include "verifier/Checks.h"
 #include "verifier/ContextLifetime.h"
+#include "verifier/DiffProbes.h"
 #include "verifier/HostModel.h"
 #include "verifier/TraversalSlices.h"
 
@@ -148,11 +149,24 @@ bool anyUnknown(const ChainModel& m, const Traversal& tr) {
 // decides nothing, so it takes the same verdict in both versions. A changed
 // jump's callee is changed too (aligned pairs need aligned parents), and
 // its occurrences' boxes lie inside the jump's.
+//
+// A RETURN, or a GOTO's eventual return, that lands after a changed jump
+// is a no-op too: it only skips rules of that jump's callee, all of them
+// changed, and those that matter have their boxes here already. (One that
+// ends the built-in chain decides its policy; one inside an unchanged
+// callee skips unchanged rules that may decide: both keep their boxes.)
+bool returnsAfterChangedJump(const Traversal& tr, const std::vector<bool>& changed, size_t i) {
+  int x = tr.occs[i].parent;
+  while (x >= 0 && tr.occs[static_cast<size_t>(x)].action == Action::Goto) x = tr.occs[static_cast<size_t>(x)].parent;
+  return x >= 0 && tr.occs[static_cast<size_t>(x)].action == Action::Jump && changed[static_cast<size_t>(x)];
+}
+
 std::vector<Box> changedBoxes(const ChainModel& m, const Traversal& tr, const std::vector<bool>& changed) {
   std::vector<Box> out;
   for (size_t i = 0; i < tr.occs.size(); ++i) {
     const Occurrence& o = tr.occs[i];
     if (!changed[i] || o.pathBox.empty || o.action == Action::Jump) continue;
+    if ((o.action == Action::Return || o.action == Action::Goto) && returnsAfterChangedJump(tr, changed, i)) continue;
     if (o.action == Action::Continue) {
       const TargetEffect& eff = m.effect(o.table, o.chain, o.rule);
       if (!eff.setsMark && eff.known) continue;
@@ -163,6 +177,15 @@ std::vector<Box> changedBoxes(const ChainModel& m, const Traversal& tr, const st
 }
 
 constexpr size_t kMaxBoxes = 32;  // more changed regions are merged into one hull
+constexpr size_t kMaxProbes = 512;  // concrete probes per version and chain
+
+// The labels a traversal can end with: its terminal targets' and its policy.
+std::set<std::string> possibleLabels(const Traversal& tr) {
+  std::set<std::string> out{tr.policyLabel};
+  for (const auto& o : tr.occs)
+    if (o.action == Action::Terminal) out.insert(o.label);
+  return out;
+}
 
 // The host's interface names, for IfaceUniverse::build.
 std::vector<const Rule*> rulePtrs(const std::vector<Rule>& rules) {
@@ -320,6 +343,25 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
     // boxes when both versions have the chain and it can be aligned.
     std::vector<std::optional<Box>> regions = {std::nullopt};
     std::vector<std::string> ko, kn;
+    std::map<std::pair<std::string, std::string>, Difference> found;
+    // A witness replayed through both versions, for the chain's table.
+    auto replayBoth = [&](Witness w) {
+      Difference diff;
+      diff.witness = std::move(w);
+      auto ti = tableIndex(oldRs, table), tj = tableIndex(newRs, table);
+      Replay ro, rn;
+      if (ti) ro = replay(oldRs, *ti, h, diff.witness);
+      else ro.ok = true, ro.verdict = ro.label = "ACCEPT";
+      if (tj) rn = replay(newRs, *tj, h, diff.witness);
+      else rn.ok = true, rn.verdict = rn.label = "ACCEPT";
+      // By label, not kernel verdict: DROP and REJECT differ on the wire.
+      diff.oldReplay = ro.label;
+      diff.newReplay = rn.label;
+      diff.oldRules = decider(oldRs, ro);
+      diff.newRules = decider(newRs, rn);
+      diff.replayed = ro.ok && rn.ok;
+      return diff;
+    };
     const bool sliceable = to && tn && to->policyLabel == tn->policyLabel && !hasHavoc(mo, *to) && !hasHavoc(mn, *tn);
     if (sliceable) {
       ko = occurrenceKeys(mo, *to), kn = occurrenceKeys(mn, *tn);
@@ -339,8 +381,27 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
         boxes = {hull};
       }
       for (const Box& b : boxes) regions.push_back(b);
+      if (stats) stats->regions += regions.size();
       d.definite = !anyUnknown(mo, *to) && !anyUnknown(mn, *tn);
       if (regions.empty() && stats) ++stats->identicalChains;
+      // Concrete differences first (verifier/DiffProbes.h). The host model's
+      // constraints are the solver's to meet, so probes run without one.
+      if (!regions.empty() && !opts.host) {
+        std::set<std::string> labelsO = possibleLabels(*to), labelsN = possibleLabels(*tn);
+        size_t wanted = 0;
+        for (const auto& a : labelsO) wanted += labelsN.size() - labelsN.count(a);
+        auto visit = [&](const Witness& w) {
+          Difference diff = replayBoth(w);
+          if (diff.replayed && diff.oldReplay != diff.newReplay) {
+            diff.oldVerdict = diff.oldReplay, diff.newVerdict = diff.newReplay;
+            found.emplace(std::make_pair(diff.oldVerdict, diff.newVerdict), std::move(diff));
+          }
+          return found.size() < wanted;
+        };
+        probeChangedOccurrences(mo, *to, al.changedA, kMaxProbes, visit);
+        if (found.size() < wanted) probeChangedOccurrences(mn, *tn, al.changedB, kMaxProbes, visit);
+        if (stats) stats->probed += found.size();
+      }
       if (std::getenv("NFJIT_VERIFY_DEBUG"))
         std::fprintf(stderr, "nfjit diff: %s: %zu/%zu occurrences, %zu changed regions\n", chain.c_str(),
                      to->occs.size(), tn->occs.size(), regions.size());
@@ -354,7 +415,6 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
       w.decided.push_back({"ACCEPT", c.bool_val(true)});
       return w;
     };
-    std::map<std::pair<std::string, std::string>, Difference> found;
     bool undecided = false;
     for (const auto& region : regions) {
       const Box* filter = region ? &*region : nullptr;
@@ -407,24 +467,13 @@ std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, 
         // A readable witness where the solver finds one in time; the pair's own model otherwise.
         const bool nice = findWitness(hs, pkt, opts.host, {litInside, litO.at(a), litN.at(b)}, h) == z3::sat;
         const z3::model& model = nice ? hs.lastModel() : any;
-        Difference diff;
-        diff.witness = witnessFromModel(model, pkt);
-        mo.assumeUnparsed(model, diff.witness);
-        mn.assumeUnparsed(model, diff.witness);
+        Witness w = witnessFromModel(model, pkt);
+        mo.assumeUnparsed(model, w);
+        mn.assumeUnparsed(model, w);
+        Difference diff = replayBoth(std::move(w));
         diff.oldVerdict = a;
         diff.newVerdict = b;
-        auto ti = tableIndex(oldRs, table), tj = tableIndex(newRs, table);
-        Replay ro, rn;
-        if (ti) ro = replay(oldRs, *ti, h, diff.witness);
-        else ro.ok = true, ro.verdict = ro.label = "ACCEPT";
-        if (tj) rn = replay(newRs, *tj, h, diff.witness);
-        else rn.ok = true, rn.verdict = rn.label = "ACCEPT";
-        // By label, not kernel verdict: DROP and REJECT differ on the wire.
-        diff.oldReplay = ro.label;
-        diff.newReplay = rn.label;
-        diff.oldRules = decider(oldRs, ro);
-        diff.newRules = decider(newRs, rn);
-        diff.replayed = ro.ok && rn.ok && a == ro.label && b == rn.label;
+        diff.replayed = diff.replayed && a == diff.oldReplay && b == diff.newReplay;
         found.emplace(*pair, std::move(diff));
       }
       // The solver gave up: "equivalent" would be a guess.

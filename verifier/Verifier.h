@@ -120,6 +120,8 @@ struct DiffStats {
   size_t solverCalls = 0;
   size_t identicalChains = 0;  // decided equal without the solver (same rules, same order)
   size_t timeouts = 0;         // queries the solver gave up on (their chains are not definite)
+  size_t probed = 0;           // differences found by concrete probes, without the solver
+  size_t regions = 0;          // changed regions the solver compared the versions in
 };
 std::vector<ChainDiff> diffRulesets(const Ruleset& oldRs, const Ruleset& newRs, const std::string& table,
                                     DiffStats* stats);

@@ -113,12 +113,13 @@ int main(int argc, char** argv) {
                         {"load_seconds", a->seconds + b->seconds}, {"diff_seconds", s},
                         {"chains", ds.size()},        {"chains_differing", differing},
                         {"differences", differences}, {"solver_calls", st.solverCalls},
-                        {"solver_timeouts", st.timeouts}};
+                        {"solver_timeouts", st.timeouts}, {"probed_differences", st.probed}};
     runs.push_back(r);
     if (!json)
       std::cout << "diff " << files[0] << " " << files[1] << ": " << a->rules << "+" << b->rules << " rules, diff " << s
                 << " s, " << ds.size() << " chains, " << differing << " differing, " << differences
-                << " differences, " << st.solverCalls << " solver calls, " << st.timeouts << " timeouts\n";
+                << " differences (" << st.probed << " by concrete probes), " << st.solverCalls << " solver calls, "
+                << st.timeouts << " timeouts\n";
   } else {
     return usage();
   }

@@ -170,6 +170,83 @@ TEST(VerifierScaleDiff, MovedRuleFoundAmongManyIdentical) {
   for (const auto& cd : verifier::diffRulesets(c.rs, e.rs)) EXPECT_TRUE(cd.equivalent) << cd.chain;
 }
 
+// The moved jump's RETURN only skips the rest of the (changed) callee: it is
+// no region of its own, or `-i eth1` would meet every FORWARD rule.
+TEST(VerifierScaleDiff, MovedJumpsReturnIsNoRegion) {
+  std::string head, tail;
+  for (int i = 0; i < 100; ++i) head += "-A FORWARD -i eth1 -s 10.0." + std::to_string(i) + ".0/24 -p tcp -j ACCEPT\n";
+  for (int i = 0; i < 100; ++i) tail += "-A FORWARD -d 10.1." + std::to_string(i) + ".0/24 -p udp -j ACCEPT\n";
+  const std::string chains = ":CHK - [0:0]\n";
+  const std::string callee = "-A CHK -s 10.0.7.0/24 -j DROP\n-A CHK -j RETURN\n-A CHK -s 10.0.8.0/24 -j DROP\n";
+  const std::string jump = "-A FORWARD -i eth1 -j CHK\n";
+  Parsed a = load(filter(head + jump + tail + callee, chains), false),
+         b = load(filter(jump + head + tail + callee, chains), false);
+  ASSERT_TRUE(a.errors.empty() && b.errors.empty());
+  verifier::DiffStats st;
+  auto d = verifier::diffRulesets(a.rs, b.rs, "filter", &st);
+  EXPECT_EQ(st.regions, 2u);  // CHK's two DROPs, once for both versions
+  for (const auto& c : d) {
+    if (c.chain != "FORWARD") {
+      EXPECT_TRUE(c.equivalent) << c.chain;
+      continue;
+    }
+    ASSERT_EQ(c.differences.size(), 1u);
+    EXPECT_EQ(c.differences[0].oldVerdict, "ACCEPT");
+    EXPECT_EQ(c.differences[0].newVerdict, "DROP");
+    EXPECT_TRUE(c.differences[0].replayed);
+  }
+}
+
+// Too many changed rules for one region each: concrete probes find the
+// difference, and the solver only proves that there is no other.
+TEST(VerifierScaleDiff, ConcreteProbesFindDifferencesTheSolverProvesTheRest) {
+  std::string before, after;
+  for (int i = 0; i < 100; ++i) {
+    before += "-A FORWARD -s 10.0." + std::to_string(i) + ".0/24 -p tcp -j DROP\n";
+    after += "-A FORWARD -s 10.0." + std::to_string(i) + ".0/24 -p tcp -j REJECT\n";
+  }
+  Parsed a = load(filter(before), false), b = load(filter(after), false);
+  verifier::DiffStats st;
+  auto d = verifier::diffRulesets(a.rs, b.rs, "filter", &st);
+  for (const auto& c : d) {
+    if (c.chain != "FORWARD") {
+      EXPECT_TRUE(c.equivalent) << c.chain;
+      continue;
+    }
+    ASSERT_EQ(c.differences.size(), 1u);
+    EXPECT_EQ(c.differences[0].oldVerdict, "DROP");
+    EXPECT_EQ(c.differences[0].newVerdict, "REJECT");
+    EXPECT_TRUE(c.differences[0].replayed);
+    EXPECT_TRUE(c.definite);
+  }
+  EXPECT_EQ(st.probed, 1u);
+  EXPECT_EQ(st.regions, 1u);      // 100 changed boxes, merged into their hull
+  EXPECT_EQ(st.solverCalls, 1u);  // the proof that no other verdict pair differs
+}
+
+// A witness is replayed as a packet of its own: a spent rate limit from an
+// earlier replay must not change the next one's verdict.
+TEST(VerifierReplay, StatefulMatchesStartFreshForEachWitness) {
+  Parsed p = load("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                  "-A INPUT -p tcp -m limit --limit 1/hour --limit-burst 1 -j ACCEPT\n"
+                  "-A INPUT -p udp -m recent --rcheck --name seen -j ACCEPT\n"
+                  "-A INPUT -p udp -m recent --set --name seen\nCOMMIT\n",
+                  false);
+  ASSERT_TRUE(p.errors.empty()) << p.errors[0];
+  verifier::Witness w;
+  w.src = *parseIpAddr(Family::IPv4, "192.0.2.1");
+  w.dst = *parseIpAddr(Family::IPv4, "198.51.100.1");
+  w.proto = 6;
+  w.length = 40;
+  w.inIface = "eth0";
+  verifier::buildBytes(w);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(verifier::replay(p.rs, 0, Hook::LocalIn, w).label, "ACCEPT") << i;
+  w.proto = 17;
+  w.length = 28;
+  verifier::buildBytes(w);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(verifier::replay(p.rs, 0, Hook::LocalIn, w).label, "DROP") << i;
+}
+
 TEST(VerifierScaleCheck, ConcretePacketsDecideReachableRulesSolverTheRest) {
   std::string body;
   for (int i = 0; i < 100; ++i) body += "-A INPUT -s 172.16." + std::to_string(i) + ".0/24 -p udp -j DROP\n";
