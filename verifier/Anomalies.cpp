@@ -194,11 +194,10 @@ class AnomalyFinder {
     // Concrete packets from a few corners of the rule's box, stateful
     // matches (recent, limit) off first: one that may match every packet
     // would otherwise block the search for everything after it.
-    using Start = ConcreteSearch::Start;
-    const std::pair<bool, Start> tries[] = {
-        {false, Start::Low}, {true, Start::Low}, {false, Start::High}, {false, Start::Middle}};
-    for (const auto& [stateful, start] : tries) {
-      if (!search_.reaches(tr, oi, stateful, start)) continue;
+    // Then from the packets the solver found for earlier rules: their state,
+    // flags and interfaces often refute the next rule too (TUM's per-host
+    // ACCEPTs, refuted by an INVALID packet that a later NEW-only rule misses).
+    auto refutedByLastPacket = [&]() {
       if (!reachedBy_.count({ti, oi})) {
         Witness w = search_.lastPacket();
         // What the search assumed: the unknown matches on its path hold.
@@ -213,11 +212,21 @@ class AnomalyFinder {
       removedHere[oi] = true;
       auto without = search_.outcomeWithout(tr, removedHere);
       removedHere[oi] = was;
-      if (without && *without != o.label) {
+      return without && *without != o.label;
+    };
+    using Start = ConcreteSearch::Start;
+    const std::pair<bool, Start> tries[] = {
+        {false, Start::Low}, {true, Start::Low}, {false, Start::High}, {false, Start::Middle}};
+    for (const auto& [stateful, start] : tries)
+      if (search_.reaches(tr, oi, stateful, start) && refutedByLastPacket()) {
         ++decidedConcretely_;
         return false;
       }
-    }
+    for (size_t k = 0; k < search_.templates(); ++k)
+      if (search_.reachesLike(tr, oi, k, false) && refutedByLastPacket()) {
+        ++decidedConcretely_;
+        return false;
+      }
     ++solved;
     // The chain without the removed rules, and without this one too: an
     // occurrence with an empty box is skipped by the filtered walk.
@@ -240,7 +249,9 @@ class AnomalyFinder {
     if (other.empty()) return true;
     // The filtered walk is exact only inside the box.
     z3::expr differ = boxCondition(pkt_, o.pathBox) && *upTo.reach && *upTo.matchAtStop && z3::mk_or(other);
-    return redundancySolver().decide(differ, tr.hook) == z3::unsat;  // unknown (timeout) is no finding
+    const auto answer = redundancySolver().check(differ, tr.hook);
+    if (answer == z3::sat) search_.addTemplate(redundancySolver().lastModel());
+    return answer == z3::unsat;  // unknown (timeout) is no finding
   }
 
   // Redundancy queries need no chain defined in the solver (defs_): one of their own.

@@ -388,6 +388,53 @@ void ConcreteSearch::applySeed(const Traversal& tr, size_t target) {
 
 bool ConcreteSearch::reachesIn(const Traversal& tr, size_t target, const Box& box, bool statefulMatch, Start start) {
   if (!place(tr, target, box, statefulMatch, start)) return false;
+  return searchFromPoint(tr, box);
+}
+
+namespace {
+u128 valueIn(const z3::model& m, const z3::expr& e) {
+  const unsigned w = e.get_sort().bv_size();
+  auto part = [&](const z3::expr& x) {
+    uint64_t v = 0;
+    m.eval(x, true).is_numeral_u64(v);
+    return v;
+  };
+  if (w <= 64) return part(e);
+  return u128(part(e.extract(w - 1, 64))) << 64 | part(e.extract(63, 0));
+}
+}  // namespace
+
+void ConcreteSearch::addTemplate(const z3::model& m) {
+  const SymPacket& k = m_.packet();
+  Point p;
+  const z3::expr fields[kNumDims] = {k.src, k.dst, k.proto, k.sport, k.dport, k.inIf, k.outIf, k.frag};
+  for (int d = 0; d < kNumDims; ++d) p.v[d] = valueIn(m, fields[d]);
+  p.ttl = static_cast<uint8_t>(valueIn(m, k.ttl));
+  p.tos = static_cast<uint8_t>(valueIn(m, k.tos));
+  p.tcpFlags = static_cast<uint8_t>(valueIn(m, k.tcpFlags));
+  p.icmpType = static_cast<uint8_t>(valueIn(m, k.icmpType));
+  p.icmpCode = static_cast<uint8_t>(valueIn(m, k.icmpCode));
+  p.ctstate = static_cast<uint8_t>(valueIn(m, k.ctstate));
+  p.pktType = static_cast<uint8_t>(valueIn(m, k.pktType));
+  p.mark = static_cast<uint32_t>(valueIn(m, k.mark));
+  constexpr size_t kKeep = 4;
+  templates_.insert(templates_.begin(), p);
+  if (templates_.size() > kKeep) templates_.pop_back();
+}
+
+bool ConcreteSearch::reachesLike(const Traversal& tr, size_t target, size_t k, bool statefulMatch) {
+  const Box& box = tr.occs[target].pathBox;
+  if (k >= templates_.size() || !place(tr, target, box, statefulMatch, Start::Low)) return false;
+  const Point& t = templates_[k];
+  for (int d = 0; d < kNumDims; ++d)
+    if (box.d[d].lo <= t.v[d] && t.v[d] <= box.d[d].hi) p_.v[d] = t.v[d];
+  p_.ttl = t.ttl, p_.tos = t.tos, p_.tcpFlags = t.tcpFlags, p_.icmpType = t.icmpType, p_.icmpCode = t.icmpCode;
+  p_.ctstate = t.ctstate, p_.pktType = t.pktType, p_.mark = t.mark;
+  fixLength();
+  return searchFromPoint(tr, box);
+}
+
+bool ConcreteSearch::searchFromPoint(const Traversal& tr, const Box& box) {
   for (int attempt = 0; attempt < kTries; ++attempt) {
     ++packetsTried;
     model_.reset();

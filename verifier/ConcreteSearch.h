@@ -56,6 +56,13 @@ class ConcreteSearch {
   // that lead to it (reached or not), their unknown matches matching, at
   // the traversal's hook. False says nothing.
   bool matchesWithin(const Traversal& tr, size_t target, const Box& box);
+  // Packets the solver found (an earlier rule's refutation, say) as starts
+  // for reachesLike: what they chose for fields outside the boxes (state,
+  // flags, interface) often serves the next rule as well. The newest few are kept.
+  void addTemplate(const z3::model& m);
+  size_t templates() const { return templates_.size(); }
+  // reaches(), starting from template `k` where the target's box allows.
+  bool reachesLike(const Traversal& tr, size_t target, size_t k, bool statefulMatch);
   // The packet of the last successful reaches(), as a witness (bytes built).
   Witness lastPacket() const;
   // After a successful reaches(): the label the traversal gives that packet
@@ -77,6 +84,9 @@ class ConcreteSearch {
     int by = -1;  // Blocked/Exited: the occurrence that took the packet elsewhere
   };
   bool reachesIn(const Traversal& tr, size_t target, const Box& box, bool statefulMatch, Start start);
+  // From the placed point: run, step out of blockers' boxes, run again.
+  bool searchFromPoint(const Traversal& tr, const Box& box);
+  std::vector<Point> templates_;  // newest first
   // Sets up a search for `target`: its path's unknowns matching, the point
   // at the box's `start` corner with readable defaults. False: no valid point.
   bool place(const Traversal& tr, size_t target, const Box& box, bool statefulMatch, Start start);

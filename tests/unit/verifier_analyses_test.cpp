@@ -62,6 +62,22 @@ std::vector<uint32_t> relatedLines(const Finding& f) {
   return out;
 }
 
+// Per-host ACCEPTs before a NEW-only ACCEPT of the same service: a NEW SYN
+// is accepted either way, only another state (INVALID, ESTABLISHED) tells
+// them apart. The solver finds one for the first host; its packet, moved
+// into each later host's box, refutes the rest without the solver.
+TEST(VerifierRedundant, SolverPacketsRefuteLaterRulesConcretely) {
+  std::string body;
+  for (int i = 1; i <= 40; ++i) body += "-A INPUT -s 10.0.0." + std::to_string(i) + "/32 -p tcp -m tcp --dport 22 -j ACCEPT\n";
+  body += "-A INPUT -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT\n";
+  Ruleset rs = parse(filter(body));
+  CheckResult none = check(rs, {});
+  CheckResult r = check(rs, {"redundant"});
+  EXPECT_EQ(count(r, "redundant"), 0u) << dump(r);
+  // One query for the first host (two at most, should its packet not fit the next box).
+  EXPECT_LE(r.stats.solverCalls - none.stats.solverCalls, 2u);
+}
+
 // ---- planted anomalies: redundant, shadowed ----
 
 TEST(VerifierAnalyses, NarrowerRuleBeforeBroaderSameActionIsRedundant) {
