@@ -153,7 +153,9 @@ class AnomalyFinder {
     size_t solved = 0, unexamined = 0;
     for (const auto& [key, occs] : byRule) {
       reachedBy_.clear();
-      bool all = !occs.empty();
+      // Occurrences no packet reaches (the jump to TUM's filter_173 for
+      // 224.0.0.0/4 meets none of its unicast host rules) count for nothing.
+      bool all = true, anyLive = false;
       for (const auto& [ti, oi] : occs) {
         const Occurrence& o = travs[ti].occs[oi];
         if (!skipped(o) && solved >= opts_.redundantBudget) {
@@ -161,12 +163,14 @@ class AnomalyFinder {
           all = false;
           break;
         }
+        if (o.pathBox.empty && !dead_.count(key) && !deadChains_.count({o.table, o.chain})) continue;
+        anyLive = true;
         if (skipped(o) || !redundantAt(ti, oi, removed, removedOcc[ti], solved)) {
           all = false;
           break;
         }
       }
-      if (!all) continue;
+      if (!all || !anyLive) continue;
       removed.insert(key);
       for (const auto& [ti, oi] : occs) removedOcc[ti][oi] = true;
       reportRedundant(occs.front().first, occs.front().second, removed);
@@ -227,6 +231,10 @@ class AnomalyFinder {
         ++decidedConcretely_;
         return false;
       }
+    if (coveredByLaterRule(tr, oi, removedHere)) {
+      ++decidedConcretely_;
+      return true;
+    }
     ++solved;
     // The chain without the removed rules, and without this one too: an
     // occurrence with an empty box is skipped by the filtered walk.
@@ -252,6 +260,68 @@ class AnomalyFinder {
     const auto answer = redundancySolver().check(differ, tr.hook);
     if (answer == z3::sat) search_.addTemplate(redundancySolver().lastModel());
     return answer == z3::unsat;  // unknown (timeout) is no finding
+  }
+
+  // The textbook case, proved on the rules alone instead of the chain: a
+  // later rule of the same chain instance with the same target matches every
+  // packet this one does, and nothing in between that could take them
+  // elsewhere meets them (another verdict, a mark or unknown change, a
+  // RETURN/GOTO of this chain; a jump's callee returns to this chain, so its
+  // rules count one by one). Without this rule its packets end there, or
+  // earlier with the same verdict. The full query walks everything after
+  // the rule and timed out (3 s) on TUM's per-host ACCEPTs before a general
+  // one; these are small queries over two rules each.
+  bool coveredByLaterRule(const Traversal& tr, size_t oi, const std::vector<bool>& removedHere) {
+    const Occurrence& o = tr.occs[oi];
+    const LoweredRule& lo = model_.lowered(o.table, o.chain, o.rule);
+    for (size_t k = 0; k < oi; ++k)
+      if (!model_.effect(tr.occs[k].table, tr.occs[k].chain, tr.occs[k].rule).known) return false;
+    const size_t end = o.parent < 0 ? tr.occs.size() : tr.occs[static_cast<size_t>(o.parent)].calleeEnd;
+    auto sat = [&](const z3::expr& e) {
+      z3::solver& s = pairSolver();
+      s.push();
+      s.add(e);
+      const auto r = s.check();
+      s.pop();
+      return r != z3::unsat;  // unknown counts as "may"
+    };
+    for (size_t k = oi + 1; k < end; ++k) {
+      const Occurrence& y = tr.occs[k];
+      if (removedHere[k] || !y.pathBox.meets(o.pathBox)) continue;
+      const LoweredRule& ly = model_.lowered(y.table, y.chain, y.rule);
+      const bool sameLevel = y.parent == o.parent;
+      switch (y.action) {
+        case Action::Terminal:
+          if (y.label != o.label) {
+            if (sat(lo.cond && ly.cond)) return false;
+          } else if (sameLevel && ly.box.contains(lo.box) && !sat(lo.cond && !ly.cond)) {
+            return true;
+          }
+          break;
+        case Action::Continue: {
+          const TargetEffect& eff = model_.effect(y.table, y.chain, y.rule);
+          if ((eff.setsMark || !eff.known) && sat(lo.cond && ly.cond)) return false;
+          break;
+        }
+        case Action::Return:
+        case Action::Goto:
+          if (sameLevel && sat(lo.cond && ly.cond)) return false;
+          break;
+        case Action::Jump:
+          break;
+      }
+    }
+    return false;
+  }
+
+  z3::solver& pairSolver() {
+    if (!pairSolver_) {
+      pairSolver_.emplace(c_, "QF_BV");
+      z3::params p(c_);
+      p.set("timeout", 200u);
+      pairSolver_->set(p);
+    }
+    return *pairSolver_;
   }
 
   // Redundancy queries need no chain defined in the solver (defs_): one of their own.
@@ -539,6 +609,7 @@ class AnomalyFinder {
   ChainModel model_;
   HookSolver hs_;
   std::unique_ptr<HookSolver> redundancySolver_;
+  std::optional<z3::solver> pairSolver_;  // coveredByLaterRule's two-rule queries
   ConcreteSearch search_;
   size_t decidedConcretely_ = 0;  // questions a concrete packet answered (no solver call)
   // Per rule examined: a concrete packet that reaches each occurrence.

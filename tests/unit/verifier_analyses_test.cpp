@@ -78,6 +78,26 @@ TEST(VerifierRedundant, SolverPacketsRefuteLaterRulesConcretely) {
   EXPECT_LE(r.stats.solverCalls - none.stats.solverCalls, 2u);
 }
 
+// TUM's filter_173: a chain reached for its subnet and for multicast, with
+// per-host ACCEPTs before the general one. The multicast jump reaches no
+// host rule (no finding is lost to it), and the general rule covers them
+// (a rule-pair proof, not a walk of everything after). A DROP in between
+// that meets a host rule keeps that one.
+TEST(VerifierRedundant, HostRulesCoveredByALaterGeneralRule) {
+  Ruleset rs = parse(testsupport::filterTable(
+      "-A FORWARD -d 10.1.0.0/24 -o eth1 -j HOSTS\n"                                                      // 6
+      "-A FORWARD -d 224.0.0.0/4 -o eth1 -j HOSTS\n"                                                      // 7
+      "-A HOSTS -d 10.1.0.5/32 -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT\n"                  // 8
+      "-A HOSTS -d 10.1.0.6/32 -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT\n"                  // 9
+      "-A HOSTS -s 192.0.2.0/24 -d 10.1.0.6/32 -j DROP\n"                                                  // 10
+      "-A HOSTS -p tcp -m state --state NEW -m multiport --dports 22,80 -j ACCEPT\n"                       // 11
+      "-A HOSTS -j DROP\n",                                                                               // 12
+      {.input = "DROP", .forward = "DROP", .extraChains = ":HOSTS - [0:0]\n"}));
+  CheckResult r = check(rs, {"redundant"});
+  EXPECT_TRUE(find(r, "redundant", 8)) << dump(r);
+  EXPECT_FALSE(find(r, "redundant", 9)) << dump(r);  // without it, line 10 drops 192.0.2.x
+}
+
 // ---- planted anomalies: redundant, shadowed ----
 
 TEST(VerifierAnalyses, NarrowerRuleBeforeBroaderSameActionIsRedundant) {
