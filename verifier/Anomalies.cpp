@@ -475,6 +475,7 @@ class AnomalyFinder {
           // Is i inside j (a generalization) or only overlapping (a conflict)?
           std::optional<bool> insideKnown = insideByBoxes(tr, i, j);
           if (insideKnown) ++decidedConcretely_;
+          if (!insideKnown) insideKnown = insideByRules(ti, i, j);
           const z3::check_result inside = insideKnown ? (*insideKnown ? z3::unsat : z3::sat)
                                                       : hs_.decide(pathMatch(ti, i) && !mj, tr.hook);
           auto add = [&](PairHits& hits) {
@@ -545,6 +546,39 @@ class AnomalyFinder {
     return std::nullopt;
   }
 
+  // The same question on the two paths' own rules (a small query instead of
+  // one over every chain defined in the solver): exact while nothing before
+  // them changes the mark or a field (the walk's matchAt is then the rule's
+  // condition). Unknown matches are the same variables in both. Else nullopt.
+  std::optional<bool> insideByRules(size_t ti, size_t i, size_t j) {
+    const Traversal& tr = model_.traversals()[ti];
+    auto& firstChange = firstChange_.try_emplace(ti, tr.occs.size()).first->second;
+    if (firstChange == tr.occs.size())
+      for (size_t k = 0; k < tr.occs.size(); ++k) {
+        const TargetEffect& eff = model_.effect(tr.occs[k].table, tr.occs[k].chain, tr.occs[k].rule);
+        if (eff.setsMark || !eff.known) {
+          firstChange = k;
+          break;
+        }
+      }
+    if (firstChange < std::max(i, j)) return std::nullopt;
+    auto path = [&](size_t oi) {
+      z3::expr_vector v(c_);
+      for (int p = static_cast<int>(oi); p >= 0; p = tr.occs[static_cast<size_t>(p)].parent) {
+        const Occurrence& o = tr.occs[static_cast<size_t>(p)];
+        v.push_back(model_.lowered(o.table, o.chain, o.rule).cond);
+      }
+      return z3::mk_and(v);
+    };
+    z3::solver& s = pairSolver();
+    s.push();
+    s.add(path(i) && !path(j));
+    const auto r = s.check();
+    s.pop();
+    if (r == z3::unknown) return std::nullopt;
+    return r == z3::unsat;
+  }
+
   void reportOverlap(const std::string& name, size_t ti, size_t j, const PairHits& hits) {
     const Traversal& tr = model_.traversals()[ti];
     const Occurrence& oj = tr.occs[j];
@@ -609,7 +643,8 @@ class AnomalyFinder {
   ChainModel model_;
   HookSolver hs_;
   std::unique_ptr<HookSolver> redundancySolver_;
-  std::optional<z3::solver> pairSolver_;  // coveredByLaterRule's two-rule queries
+  std::optional<z3::solver> pairSolver_;
+  std::map<size_t, size_t> firstChange_;  // per traversal: the first occurrence that changes the mark or a field  // coveredByLaterRule's two-rule queries
   ConcreteSearch search_;
   size_t decidedConcretely_ = 0;  // questions a concrete packet answered (no solver call)
   // Per rule examined: a concrete packet that reaches each occurrence.
