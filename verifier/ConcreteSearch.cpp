@@ -69,6 +69,20 @@ z3::model ConcreteSearch::modelOf() const {
 }
 
 bool ConcreteSearch::evalCond(const z3::expr& e) {
+  // The point's fields in the order ConcreteEval was given them (modelOf's).
+  const SymPacket& k = m_.packet();
+  if (!eval_)
+    eval_.emplace(std::vector<z3::expr>{k.src, k.dst, k.proto, k.sport, k.dport, k.inIf, k.outIf, k.frag, k.ttl,
+                                        k.tos, k.tcpFlags, k.icmpType, k.icmpCode, k.ctstate, k.pktType, k.length,
+                                        k.mark});
+  const std::vector<u128> values{p_.v[kDimSrc], p_.v[kDimDst], p_.v[kDimProto], p_.v[kDimSport], p_.v[kDimDport],
+                                 p_.v[kDimIn],  p_.v[kDimOut], p_.v[kDimFrag],  p_.ttl,          p_.tos,
+                                 p_.tcpFlags,   p_.icmpType,   p_.icmpCode,     p_.ctstate,      p_.pktType,
+                                 p_.length,     p_.mark};
+  const auto holds = eval_->eval(e, values, [&](unsigned id) {
+    return trueVars_.count(id) > 0 || (statefulOn_ && statefulVars_.count(id) > 0);
+  });
+  if (holds) return *holds;
   if (!model_) model_.emplace(modelOf());
   return model_->eval(e, true).is_true();
 }

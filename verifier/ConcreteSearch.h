@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "verifier/ChainModel.h"
+#include "verifier/ConcreteEval.h"
 
 namespace nfjit::verifier {
 
@@ -87,6 +88,7 @@ class ConcreteSearch {
   // From the placed point: run, step out of blockers' boxes, run again.
   bool searchFromPoint(const Traversal& tr, const Box& box);
   std::vector<Point> templates_;  // newest first
+  std::optional<ConcreteEval> eval_;  // evalCond without the solver's model
   // Sets up a search for `target`: its path's unknowns matching, the point
   // at the box's `start` corner with readable defaults. False: no valid point.
   bool place(const Traversal& tr, size_t target, const Box& box, bool statefulMatch, Start start);
