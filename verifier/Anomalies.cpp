@@ -458,17 +458,28 @@ class AnomalyFinder {
           // depends on them), unless the run to i met that rule already.
           const WalkResult& d = defs_[ti];
           const bool ownUnknowns = firstOcc.at(kj) > i;
+          // Where the rule occurs before i as well, its unknowns may still
+          // match if the packet then reaches i all the same (run again).
+          bool forcedUnknowns = false;
           auto reachesBoth = [&](bool stateful, bool reuse) {
-            return search_.reachesWithin(tr, i, oj.pathBox, stateful, reuse) &&
-                   search_.matchesPath(tr, j, ownUnknowns) == 1;
+            if (!search_.reachesWithin(tr, i, oj.pathBox, stateful, reuse)) return false;
+            if (search_.matchesPath(tr, j, ownUnknowns) == 1) return true;
+            if (ownUnknowns || model_.lowered(oj.table, oj.chain, oj.rule).unknowns.empty()) return false;
+            forcedUnknowns = search_.matchesPath(tr, j, true, true) == 1;
+            return forcedUnknowns;
           };
           const bool concrete = reachesBoth(false, true) || reachesBoth(false, false) || reachesBoth(true, false);
+          // Two rules that no packet matches together need no walk to i either.
+          if (!concrete && disjointByRules(ti, i, j)) {
+            ++decidedConcretely_;
+            continue;
+          }
           // The packet is the finding's witness, with what it assumed of unparsed matches.
           std::optional<Witness> pairWitness;
           if (concrete && (conf.earlier.empty() || gen.earlier.empty())) {
             pairWitness = search_.lastPacket();
             assumeMatching(*pairWitness, tr, i, true);
-            if (ownUnknowns) assumeMatching(*pairWitness, tr, j, false);
+            if (ownUnknowns || forcedUnknowns) assumeMatching(*pairWitness, tr, j, false);
           }
           if (concrete) ++decidedConcretely_;
           else if (hs_.decide(mj, tr.hook, {d.activeAt[i], d.matchAt[i]}) != z3::sat) continue;
@@ -551,6 +562,16 @@ class AnomalyFinder {
   // them changes the mark or a field (the walk's matchAt is then the rule's
   // condition). Unknown matches are the same variables in both. Else nullopt.
   std::optional<bool> insideByRules(size_t ti, size_t i, size_t j) {
+    auto r = pairQuery(ti, i, j, true);
+    if (!r) return std::nullopt;
+    return !*r;
+  }
+  // No packet matches both paths (exact on the same terms as insideByRules).
+  bool disjointByRules(size_t ti, size_t i, size_t j) { return pairQuery(ti, i, j, false) == false; }
+
+  // Is there a packet of i's path that is (notJ: is not) in j's path? None
+  // where the rules' conditions alone do not tell.
+  std::optional<bool> pairQuery(size_t ti, size_t i, size_t j, bool notJ) {
     const Traversal& tr = model_.traversals()[ti];
     auto& firstChange = firstChange_.try_emplace(ti, tr.occs.size()).first->second;
     if (firstChange == tr.occs.size())
@@ -572,11 +593,11 @@ class AnomalyFinder {
     };
     z3::solver& s = pairSolver();
     s.push();
-    s.add(path(i) && !path(j));
+    s.add(path(i) && (notJ ? !path(j) : path(j)));
     const auto r = s.check();
     s.pop();
     if (r == z3::unknown) return std::nullopt;
-    return r == z3::unsat;
+    return r == z3::sat;
   }
 
   void reportOverlap(const std::string& name, size_t ti, size_t j, const PairHits& hits) {

@@ -244,7 +244,7 @@ bool ConcreteSearch::reachesWithin(const Traversal& tr, size_t target, const Box
   return true;
 }
 
-int ConcreteSearch::matchesPath(const Traversal& tr, size_t j, bool ownUnknowns) {
+int ConcreteSearch::matchesPath(const Traversal& tr, size_t j, bool ownUnknowns, bool rerun) {
   const size_t exprsBefore = trueExprs_.size();
   std::vector<unsigned> added;
   if (ownUnknowns) {
@@ -257,6 +257,11 @@ int ConcreteSearch::matchesPath(const Traversal& tr, size_t j, bool ownUnknowns)
     if (!added.empty()) model_.reset();
   }
   int result = 1;
+  if (rerun && !added.empty()) {
+    // The unknowns matching may change the way to the target: go it again.
+    mark_ = p_.mark;
+    if (run(tr, 0, tr.occs.size()).out != Out::Reached) result = 0;
+  }
   for (int p = static_cast<int>(j); p >= 0 && result == 1; p = tr.occs[static_cast<size_t>(p)].parent) {
     const Occurrence& o = tr.occs[static_cast<size_t>(p)];
     // The mark there depends on what ran in between: not for a concrete answer.

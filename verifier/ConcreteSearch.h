@@ -52,7 +52,9 @@ class ConcreteSearch {
   // ownUnknowns: the unknown matches of j's own rule match too (the caller
   // reports the answer as depending on them). Only where that rule does not
   // occur before the last target, whose run took them as not matching.
-  int matchesPath(const Traversal& tr, size_t j, bool ownUnknowns = false);
+  // rerun: j's rule occurs on the way to the target too; the packet must
+  // still reach it with those unknowns matching (checked by running again).
+  int matchesPath(const Traversal& tr, size_t j, bool ownUnknowns = false, bool rerun = false);
   // A packet inside `box` that matches occurrence `target` and the jumps
   // that lead to it (reached or not), their unknown matches matching, at
   // the traversal's hook. False says nothing.

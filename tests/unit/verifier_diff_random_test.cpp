@@ -4,7 +4,8 @@
 // in both versions; a reported difference must replay as claimed. This
 // covers diff's shortcuts (changed regions, block composition) as a whole.
 // -Wredundant on the same random rulesets: removing every reported rule
-// (with the shadowed ones) together must change no probe's verdict.
+// (with the shadowed ones) together must change no probe's verdict; and
+// every definite -Wconflict/-Wgeneralization witness must replay.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -216,6 +217,25 @@ TEST(VerifierRedundantRandom, RemovingEveryReportedRuleChangesNoVerdict) {
     }
   }
   EXPECT_GT(reported, 60u);  // enough findings for the test to mean something
+}
+
+TEST(VerifierOverlapRandom, DefiniteOverlapWitnessesReplay) {
+  size_t definite = 0;
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
+    Rng r(seed);
+    const std::string text = render(randomRules(r, true));
+    Ruleset rs = testsupport::parseRules(text);
+    verifier::CheckOptions o;
+    o.analyses = {"conflict", "generalization"};
+    for (const auto& f : verifier::checkRuleset(rs, o).findings) {
+      if ((f.name != "conflict" && f.name != "generalization") || !f.definite) continue;
+      ++definite;
+      ASSERT_TRUE(f.witness) << f.name << " line " << f.rule.loc.line;
+      EXPECT_TRUE(f.replayed) << "seed " << seed << ": " << f.name << " line " << f.rule.loc.line << " witness "
+                              << f.witness->describe() << "\n" << text;
+    }
+  }
+  EXPECT_GT(definite, 100u);
 }
 
 }  // namespace
