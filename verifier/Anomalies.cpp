@@ -68,7 +68,7 @@ class AnomalyFinder {
   AnomalyFinder(const AnomalyFinder&) = delete;
   AnomalyFinder& operator=(const AnomalyFinder&) = delete;
 
-  size_t calls() const { return hs_.calls + (redundancySolver_ ? redundancySolver_->calls : 0); }
+  size_t calls() const { return hs_.calls + (redundancySolver_ ? redundancySolver_->calls : 0) + pairCalls_; }
 
   void run() {
     const auto& A = opts_.analyses;
@@ -315,6 +315,7 @@ class AnomalyFinder {
   }
 
   z3::solver& pairSolver() {
+    ++pairCalls_;
     if (!pairSolver_) {
       pairSolver_.emplace(c_, "QF_BV");
       z3::params p(c_);
@@ -664,8 +665,9 @@ class AnomalyFinder {
   ChainModel model_;
   HookSolver hs_;
   std::unique_ptr<HookSolver> redundancySolver_;
-  std::optional<z3::solver> pairSolver_;
-  std::map<size_t, size_t> firstChange_;  // per traversal: the first occurrence that changes the mark or a field  // coveredByLaterRule's two-rule queries
+  std::optional<z3::solver> pairSolver_;  // two-rule queries (coveredByLaterRule, pairQuery)
+  size_t pairCalls_ = 0;
+  std::map<size_t, size_t> firstChange_;  // per traversal: the first occurrence that changes the mark or a field
   ConcreteSearch search_;
   size_t decidedConcretely_ = 0;  // questions a concrete packet answered (no solver call)
   // Per rule examined: a concrete packet that reaches each occurrence.
