@@ -574,16 +574,16 @@ class AnomalyFinder {
   // where the rules' conditions alone do not tell.
   std::optional<bool> pairQuery(size_t ti, size_t i, size_t j, bool notJ) {
     const Traversal& tr = model_.traversals()[ti];
-    auto& firstChange = firstChange_.try_emplace(ti, tr.occs.size()).first->second;
-    if (firstChange == tr.occs.size())
+    auto [first, fresh] = firstChange_.try_emplace(ti, tr.occs.size());
+    if (fresh)
       for (size_t k = 0; k < tr.occs.size(); ++k) {
         const TargetEffect& eff = model_.effect(tr.occs[k].table, tr.occs[k].chain, tr.occs[k].rule);
         if (eff.setsMark || !eff.known) {
-          firstChange = k;
+          first->second = k;
           break;
         }
       }
-    if (firstChange < std::max(i, j)) return std::nullopt;
+    if (first->second < std::max(i, j)) return std::nullopt;
     auto path = [&](size_t oi) {
       z3::expr_vector v(c_);
       for (int p = static_cast<int>(oi); p >= 0; p = tr.occs[static_cast<size_t>(p)].parent) {
