@@ -132,6 +132,7 @@ std::string replayPath(const Ruleset& rs, const Witness& wire, PathKind kind, co
     h.outIface = wire.outIface.empty() ? "out0" : wire.outIface;
     if (kind == PathKind::Input) h.localAddrs.push_back(wire.dst);
   }
+  resetStatefulMatches(rs);
   HookPipeline pipe(rs, h);
   std::vector<uint8_t> bytes = wire.bytes;  // rewritten in place (TTL, NAT)
   const uint32_t len = static_cast<uint32_t>(bytes.size());

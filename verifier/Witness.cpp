@@ -199,15 +199,16 @@ UnparsedAssumption assumptionsOf(const Witness& w) {
 }
 }  // namespace
 
-namespace {
-// Each witness is replayed as the first packet the table sees.
 void resetStatefulMatches(const Table& t) {
   for (const auto& ch : t.chains)
     for (const auto& r : ch.rules)
       for (const auto& m : r.matches)
         if (m.ext->isStateful()) m.ext->resetState();
 }
-}  // namespace
+
+void resetStatefulMatches(const Ruleset& rs) {
+  for (const auto& t : rs.tables) resetStatefulMatches(t);
+}
 
 Replay replay(const Ruleset& rs, size_t table, Hook hook, const Witness& w) {
   auto scope = assumptionsOf(w);

@@ -46,6 +46,10 @@ struct Replay {
   std::string label;
 };
 Replay replay(const Ruleset& rs, size_t table, Hook hook, const Witness& w);
+// Each witness is replayed as the first packet the rules see: rate limits,
+// quotas and recent lists as freshly loaded (MatchExt::resetState).
+void resetStatefulMatches(const Table& t);
+void resetStatefulMatches(const Ruleset& rs);
 // Does the rule's own condition hold for the packet (ignoring the path)?
 bool ruleMatchesAlone(const Ruleset& rs, const Rule& rule, std::string_view table, Hook hook, const Witness& w);
 
