@@ -14,12 +14,6 @@ namespace nfjit::verifier {
 
 namespace {
 
-// What replay does not reproduce: it applies NAT as the kernel does, but
-// picks the lowest address/port of a range where the kernel hashes or
-// randomises, and its matches see conntrack state INVALID.
-const char* const kReplayDisagrees =
-    "the reference pipeline disagrees (it takes the lowest address/port of a NAT range and sees conntrack "
-    "state INVALID; unknown matches may be assumed otherwise)";
 
 const PathOutcome* holding(const z3::model& m, const PathModel& pm) {
   for (const auto& o : pm.outcomes())
@@ -103,7 +97,7 @@ PathDiff diffOne(z3::context& c, const SymPacket& pkt, const ChainModel& mo, con
     x.oldReplay = replayPath(mo.ruleset(), x.witness, kind, host, fo);
     x.newReplay = replayPath(mn.ruleset(), x.witness, kind, host, fn);
     x.replayed = replayAgrees(x.oldReplay, fo, a->what.fate, kind) && replayAgrees(x.newReplay, fn, b->what.fate, kind);
-    if (!x.replayed) x.replayNote = kReplayDisagrees;
+    if (!x.replayed) x.replayNote = kPathReplayDisagrees;
   }
   d.difference = std::move(x);
   return d;
@@ -119,6 +113,14 @@ static std::string expectedReplay(const std::string& fate) {
   if (fate == "QUEUE") return "queue";
   return "";
 }
+
+// What replay does not reproduce: it applies NAT as the kernel does, but
+// picks the lowest address/port of a range where the kernel hashes or
+// randomises, and it sends the witness as the first packet of its
+// connection (NEW, never ESTABLISHED or RELATED).
+const char* const kPathReplayDisagrees =
+    "the reference pipeline disagrees (it takes the lowest address/port of a NAT range and sends the witness as "
+    "the first packet of its connection; unknown matches may be assumed otherwise)";
 
 // Replays the wire form through the whole pipeline of `rs`. Without a host
 // model the host is made up to route the witness along `kind`.

@@ -94,6 +94,8 @@ std::string replayPath(const Ruleset& rs, const Witness& wire, PathKind kind, co
                        bool& forwardPath);
 // Does that replay agree with a claimed fate (PathFate::fate)?
 bool replayAgrees(const std::string& got, bool forwardPath, const std::string& claimed, PathKind kind);
+// The note of a path witness whose replay disagrees with the model.
+extern const char* const kPathReplayDisagrees;
 
 // query --path: a packet matching `where` (a rule's match part, on the
 // packet as it arrives or is sent) whose path ends with `fate` ("" any;

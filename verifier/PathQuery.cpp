@@ -44,8 +44,7 @@ PathQueryResult queryPath(const Ruleset& rs, PathKind kind, const Rule& where, c
     q.replay = replayPath(rs, *q.witness, kind, host, fwd);
     q.replayed = replayAgrees(q.replay, fwd, q.fate->fate, kind);
     if (!q.replayed)
-      q.replayNote = "the reference pipeline disagrees (it takes the lowest address/port of a NAT range and sees "
-                     "conntrack state INVALID; unknown matches may be assumed otherwise)";
+      q.replayNote = kPathReplayDisagrees;
   }
   return q;
 }

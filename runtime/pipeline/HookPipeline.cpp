@@ -117,6 +117,57 @@ HookPipeline::FlowRef HookPipeline::lookupFlow(const PacketView& p) {
   return {idx, false, true};
 }
 
+namespace {
+// Can this packet open a connection (nf_conntrack_proto_*: tcp_new, icmp_new)?
+// TCP: a SYN, or (nf_conntrack_tcp_loose, the default) a bare ACK picked up
+// mid-stream; not a SYN/ACK, FIN or RST. ICMP: the request types; errors and
+// replies open nothing (an error about a known connection would be RELATED,
+// not modelled here: INVALID).
+bool opensConnection(const PacketView& p) {
+  if (p.fragoff != 0) return true;  // later fragments: the kernel tracks the reassembled packet
+  uint8_t h[14];
+  switch (p.protocol) {
+    case 6: {
+      if (!headerAt(p, p.thoff, h, 14)) return false;
+      const uint8_t f = h[13] & 0x17;  // FIN SYN RST ACK
+      return f == 0x02 || f == 0x10;
+    }
+    case 1:
+      if (p.family != Family::IPv4 || !headerAt(p, p.thoff, h, 1)) return false;
+      return h[0] == 8 || h[0] == 13 || h[0] == 15 || h[0] == 17;
+    case 58:
+      if (p.family != Family::IPv6 || !headerAt(p, p.thoff, h, 1)) return false;
+      return h[0] == 128 || h[0] == 139;
+    default: return true;
+  }
+}
+}  // namespace
+
+void HookPipeline::track(PacketView& pv, const FlowRef& f, bool notrack) {
+  if (notrack) {
+    pv.ct.state = kCtUntracked;
+    return;
+  }
+  Flow& flow = flows_[f.idx];
+  if (f.first) flow.valid = opensConnection(pv);
+  if (!flow.valid) {
+    pv.ct.state = kCtInvalid;
+    return;
+  }
+  // NEW until the other side answered; ESTABLISHED from the first reply on.
+  if (f.reply) flow.replySeen = true;
+  pv.ct.state = flow.replySeen ? kCtEstablished : kCtNew;
+  pv.ct.dir = f.reply ? 1 : 0;
+  pv.ct.l4proto = flow.orig.proto;
+}
+
+void HookPipeline::natStatus(PacketView& pv, const FlowRef& f) const {
+  if (pv.ct.state & (kCtInvalid | kCtUntracked)) return;
+  const Flow& flow = flows_[f.idx];
+  if (flow.dnat) pv.ct.state |= kCtDnat;
+  if (flow.snat) pv.ct.state |= kCtSnat;
+}
+
 // Kernel semantics (nf_nat_core get_unique_tuple, xt_nat, nf_nat_redirect,
 // nf_nat_masquerade, xt_NETMAP), with two stated simplifications where the
 // kernel's choice is not reproducible here: for an address range the kernel
@@ -361,9 +412,10 @@ PipelineResult HookPipeline::processLocal(uint8_t* l3, uint32_t len, uint64_t no
   const FlowRef flow = lookupFlow(pv);
   auto hook = [&](const char* table, Hook h) { return runHook(pv, table, h, out, nowNs, wallSec); };
   const IpAddr routedTo = pv.dst;
-  if (!hook("raw", Hook::LocalOut) || !hook("mangle", Hook::LocalOut) ||
-      !natHook(pv, Hook::LocalOut, flow, out, nowNs, wallSec))
-    return out;
+  if (!hook("raw", Hook::LocalOut)) return out;
+  track(pv, flow, out.effects.notrack);
+  if (!hook("mangle", Hook::LocalOut) || !natHook(pv, Hook::LocalOut, flow, out, nowNs, wallSec)) return out;
+  natStatus(pv, flow);
   // ip_route_me_harder(): a new destination is routed again.
   if (!(pv.dst == routedTo)) {
     IpAddr loop6;
@@ -426,10 +478,16 @@ PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType,
 
   const FlowRef flow = lookupFlow(pv);
   auto nat = [&](Hook h) { return natHook(pv, h, flow, out, nowNs, wallSec); };
-  if (!hook("raw", Hook::PreRouting) || !hook("mangle", Hook::PreRouting) || !nat(Hook::PreRouting)) {
+  if (!hook("raw", Hook::PreRouting)) {
     afterReject();
     return out;
   }
+  track(pv, flow, out.effects.notrack);
+  if (!hook("mangle", Hook::PreRouting) || !nat(Hook::PreRouting)) {
+    afterReject();
+    return out;
+  }
+  natStatus(pv, flow);
 
   // Routing decision.
   if (isMartianSource(pv)) {

@@ -116,6 +116,8 @@ class HookPipeline {
   struct Flow {
     Tuple orig;
     std::optional<Manip> dnat, snat;
+    bool replySeen = false;
+    bool valid = true;  // its first packet could open a connection
     Tuple reply() const;
   };
   // The packet's connection, its direction, and whether it opened it.
@@ -135,6 +137,10 @@ class HookPipeline {
   bool isMartianSource(const PacketView& p) const;
   Tuple tupleOf(const PacketView& p) const;
   FlowRef lookupFlow(const PacketView& p);
+  // The conntrack core after the raw table: the packet's ctstate.
+  void track(PacketView& pv, const FlowRef& f, bool notrack);
+  // After a nat hook bound the connection: its NAT status bits.
+  void natStatus(PacketView& pv, const FlowRef& f) const;
   // A nat hook: the nat chain for a connection's first packet (binding what
   // it decides), then the connection's rewrite for this hook and direction.
   bool natHook(PacketView& pv, Hook h, const FlowRef& f, PipelineResult& out, uint64_t nowNs, uint64_t wallSec);
