@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <type_traits>
 #include <cstdlib>
 
 namespace nfjit::verifier {
@@ -30,18 +31,6 @@ void ConcreteSearch::fixLength() {
   p_.length = static_cast<uint16_t>(hdr + (p_.v[kDimProto] == 6 && p_.v[kDimFrag] == 0 ? 20 : 8));
 }
 
-void ConcreteSearch::forEachBoxField(const std::function<void(const z3::expr&, u128)>& f) const {
-  const SymPacket& k = m_.packet();
-  f(k.src, p_.v[kDimSrc]);
-  f(k.dst, p_.v[kDimDst]);
-  f(k.proto, p_.v[kDimProto]);
-  f(k.sport, p_.v[kDimSport]);
-  f(k.dport, p_.v[kDimDport]);
-  f(k.inIf, p_.v[kDimIn]);
-  f(k.outIf, p_.v[kDimOut]);
-  f(k.frag, p_.v[kDimFrag]);
-}
-
 z3::model ConcreteSearch::modelOf() const {
   const SymPacket& k = m_.packet();
   z3::context& c = k.src.ctx();
@@ -51,17 +40,7 @@ z3::model ConcreteSearch::modelOf() const {
     z3::func_decl d = var.decl();
     md.add_const_interp(d, val);
   };
-  auto set = [&](const z3::expr& var, u128 v) { put(var, bv(c, v, var.get_sort().bv_size())); };
-  forEachBoxField(set);
-  set(k.ttl, p_.ttl);
-  set(k.tos, p_.tos);
-  set(k.tcpFlags, p_.tcpFlags);
-  set(k.icmpType, p_.icmpType);
-  set(k.icmpCode, p_.icmpCode);
-  set(k.ctstate, p_.ctstate);
-  set(k.pktType, p_.pktType);
-  set(k.length, p_.length);
-  set(k.mark, p_.mark);
+  forEachField(p_, [&](const z3::expr& var, const auto& v) { put(var, bv(c, u128(v), var.get_sort().bv_size())); });
   for (const auto& e : trueExprs_) put(e, c.bool_val(true));
   if (statefulOn_)
     for (const auto& e : statefulExprs_) put(e, c.bool_val(true));
@@ -69,17 +48,15 @@ z3::model ConcreteSearch::modelOf() const {
 }
 
 bool ConcreteSearch::evalCond(const z3::expr& e) {
-  // The point's fields in the order ConcreteEval was given them (modelOf's).
-  const SymPacket& k = m_.packet();
-  if (!eval_)
-    eval_.emplace(std::vector<z3::expr>{k.src, k.dst, k.proto, k.sport, k.dport, k.inIf, k.outIf, k.frag, k.ttl,
-                                        k.tos, k.tcpFlags, k.icmpType, k.icmpCode, k.ctstate, k.pktType, k.length,
-                                        k.mark});
-  const std::vector<u128> values{p_.v[kDimSrc], p_.v[kDimDst], p_.v[kDimProto], p_.v[kDimSport], p_.v[kDimDport],
-                                 p_.v[kDimIn],  p_.v[kDimOut], p_.v[kDimFrag],  p_.ttl,          p_.tos,
-                                 p_.tcpFlags,   p_.icmpType,   p_.icmpCode,     p_.ctstate,      p_.pktType,
-                                 p_.length,     p_.mark};
-  const auto holds = eval_->eval(e, values, [&](unsigned id) {
+  // The point's fields in forEachField's order, for variables and values alike.
+  if (!eval_) {
+    std::vector<z3::expr> vars;
+    forEachField(p_, [&](const z3::expr& var, const auto&) { vars.push_back(var); });
+    eval_.emplace(std::move(vars));
+  }
+  evalValues_.clear();
+  forEachField(p_, [&](const z3::expr&, const auto& v) { evalValues_.push_back(u128(v)); });
+  const auto holds = eval_->eval(e, evalValues_, [&](unsigned id) {
     return trueVars_.count(id) > 0 || (statefulOn_ && statefulVars_.count(id) > 0);
   });
   if (holds) return *holds;
@@ -363,7 +340,7 @@ void ConcreteSearch::applySeed(const Traversal& tr, size_t target) {
     for (const auto& e : trueExprs_) s.add(e);
     // At the box fields of the first point, so that the answer fits it.
     auto at = [&](const z3::expr& var, u128 v) { s.add(var == bv(c, v, var.get_sort().bv_size())); };
-    forEachBoxField(at);
+    forEachBoxField(p_, [&](const z3::expr& var, const auto& v) { at(var, u128(v)); });
     at(k.mark, p_.mark);
     // Readable values where they fit: all at once, else one by one.
     std::vector<z3::expr> prefs = {k.ttl == bv(c, p_.ttl, 8),           k.tos == bv(c, p_.tos, 8),
@@ -424,18 +401,10 @@ u128 valueIn(const z3::model& m, const z3::expr& e) {
 }  // namespace
 
 void ConcreteSearch::addTemplate(const z3::model& m) {
-  const SymPacket& k = m_.packet();
   Point p;
-  const z3::expr fields[kNumDims] = {k.src, k.dst, k.proto, k.sport, k.dport, k.inIf, k.outIf, k.frag};
-  for (int d = 0; d < kNumDims; ++d) p.v[d] = valueIn(m, fields[d]);
-  p.ttl = static_cast<uint8_t>(valueIn(m, k.ttl));
-  p.tos = static_cast<uint8_t>(valueIn(m, k.tos));
-  p.tcpFlags = static_cast<uint8_t>(valueIn(m, k.tcpFlags));
-  p.icmpType = static_cast<uint8_t>(valueIn(m, k.icmpType));
-  p.icmpCode = static_cast<uint8_t>(valueIn(m, k.icmpCode));
-  p.ctstate = static_cast<uint8_t>(valueIn(m, k.ctstate));
-  p.pktType = static_cast<uint8_t>(valueIn(m, k.pktType));
-  p.mark = static_cast<uint32_t>(valueIn(m, k.mark));
+  forEachField(p, [&](const z3::expr& var, auto& field) {
+    field = static_cast<std::remove_reference_t<decltype(field)>>(valueIn(m, var));
+  });
   constexpr size_t kKeep = 4;
   templates_.insert(templates_.begin(), p);
   if (templates_.size() > kKeep) templates_.pop_back();

@@ -91,6 +91,7 @@ class ConcreteSearch {
   bool searchFromPoint(const Traversal& tr, const Box& box);
   std::vector<Point> templates_;  // newest first
   std::optional<ConcreteEval> eval_;  // evalCond without the solver's model
+  std::vector<u128> evalValues_;       // the point's fields for eval_, reused
   // Sets up a search for `target`: its path's unknowns matching, the point
   // at the box's `start` corner with readable defaults. False: no valid point.
   bool place(const Traversal& tr, size_t target, const Box& box, bool statefulMatch, Start start);
@@ -119,8 +120,36 @@ class ConcreteSearch {
   bool evalCond(const z3::expr& e);
   void fixLength();
   z3::model modelOf() const;
-  // The point's value of each box dimension, with its packet field.
-  void forEachBoxField(const std::function<void(const z3::expr&, u128)>& f) const;
+  // Each field of a point with its packet variable, in one order: the box
+  // dimensions, then (forEachField) the rest. modelOf, evalCond and
+  // addTemplate read or write points through these, so the lists cannot
+  // drift apart. `f(var, field)` gets the field by reference.
+  template <class P, class F>
+  void forEachBoxField(P& p, F&& f) const {
+    const SymPacket& k = m_.packet();
+    f(k.src, p.v[kDimSrc]);
+    f(k.dst, p.v[kDimDst]);
+    f(k.proto, p.v[kDimProto]);
+    f(k.sport, p.v[kDimSport]);
+    f(k.dport, p.v[kDimDport]);
+    f(k.inIf, p.v[kDimIn]);
+    f(k.outIf, p.v[kDimOut]);
+    f(k.frag, p.v[kDimFrag]);
+  }
+  template <class P, class F>
+  void forEachField(P& p, F&& f) const {
+    const SymPacket& k = m_.packet();
+    forEachBoxField(p, f);
+    f(k.ttl, p.ttl);
+    f(k.tos, p.tos);
+    f(k.tcpFlags, p.tcpFlags);
+    f(k.icmpType, p.icmpType);
+    f(k.icmpCode, p.icmpCode);
+    f(k.ctstate, p.ctstate);
+    f(k.pktType, p.pktType);
+    f(k.length, p.length);
+    f(k.mark, p.mark);
+  }
   static z3::expr bv(z3::context& c, u128 v, unsigned w);
 
   const ChainModel& m_;
