@@ -231,7 +231,7 @@ class AnomalyFinder {
         ++decidedConcretely_;
         return false;
       }
-    if (coveredByLaterRule(tr, oi, removedHere)) {
+    if (coveredByLaterRule(ti, oi, removedHere)) {
       ++decidedConcretely_;
       return true;
     }
@@ -271,20 +271,13 @@ class AnomalyFinder {
   // earlier with the same verdict. The full query walks everything after
   // the rule and timed out (3 s) on TUM's per-host ACCEPTs before a general
   // one; these are small queries over two rules each.
-  bool coveredByLaterRule(const Traversal& tr, size_t oi, const std::vector<bool>& removedHere) {
+  bool coveredByLaterRule(size_t ti, size_t oi, const std::vector<bool>& removedHere) {
+    const Traversal& tr = model_.traversals()[ti];
     const Occurrence& o = tr.occs[oi];
     const LoweredRule& lo = model_.lowered(o.table, o.chain, o.rule);
-    for (size_t k = 0; k < oi; ++k)
-      if (!model_.effect(tr.occs[k].table, tr.occs[k].chain, tr.occs[k].rule).known) return false;
+    if (changesOf(ti).firstHavoc < oi) return false;
     const size_t end = o.parent < 0 ? tr.occs.size() : tr.occs[static_cast<size_t>(o.parent)].calleeEnd;
-    auto sat = [&](const z3::expr& e) {
-      z3::solver& s = pairSolver();
-      s.push();
-      s.add(e);
-      const auto r = s.check();
-      s.pop();
-      return r != z3::unsat;  // unknown counts as "may"
-    };
+    auto sat = [&](const z3::expr& e) { return pairCheck(e) != z3::unsat; };  // unknown counts as "may"
     for (size_t k = oi + 1; k < end; ++k) {
       const Occurrence& y = tr.occs[k];
       if (removedHere[k] || !y.pathBox.meets(o.pathBox)) continue;
@@ -314,7 +307,8 @@ class AnomalyFinder {
     return false;
   }
 
-  z3::solver& pairSolver() {
+  // A two-rule query on a small solver of its own (no chain defined in it).
+  z3::check_result pairCheck(const z3::expr& e) {
     ++pairCalls_;
     if (!pairSolver_) {
       pairSolver_.emplace(c_, "QF_BV");
@@ -322,7 +316,29 @@ class AnomalyFinder {
       p.set("timeout", 200u);
       pairSolver_->set(p);
     }
-    return *pairSolver_;
+    pairSolver_->push();
+    pairSolver_->add(e);
+    const auto r = pairSolver_->check();
+    pairSolver_->pop();
+    return r;
+  }
+
+  // Per traversal, the first occurrence whose target has an effect the
+  // model does not know (havoc), and the first that changes the mark or a
+  // field at all; the size of the traversal where there is none.
+  struct Changes {
+    size_t firstHavoc, firstChange;
+  };
+  const Changes& changesOf(size_t ti) {
+    const Traversal& tr = model_.traversals()[ti];
+    auto [it, fresh] = changes_.try_emplace(ti, Changes{tr.occs.size(), tr.occs.size()});
+    if (fresh)
+      for (size_t k = tr.occs.size(); k-- > 0;) {
+        const TargetEffect& eff = model_.effect(tr.occs[k].table, tr.occs[k].chain, tr.occs[k].rule);
+        if (!eff.known) it->second.firstHavoc = k;
+        if (eff.setsMark || !eff.known) it->second.firstChange = k;
+      }
+    return it->second;
   }
 
   // Redundancy queries need no chain defined in the solver (defs_): one of their own.
@@ -574,16 +590,7 @@ class AnomalyFinder {
   // where the rules' conditions alone do not tell.
   std::optional<bool> pairQuery(size_t ti, size_t i, size_t j, bool notJ) {
     const Traversal& tr = model_.traversals()[ti];
-    auto [first, fresh] = firstChange_.try_emplace(ti, tr.occs.size());
-    if (fresh)
-      for (size_t k = 0; k < tr.occs.size(); ++k) {
-        const TargetEffect& eff = model_.effect(tr.occs[k].table, tr.occs[k].chain, tr.occs[k].rule);
-        if (eff.setsMark || !eff.known) {
-          first->second = k;
-          break;
-        }
-      }
-    if (first->second < std::max(i, j)) return std::nullopt;
+    if (changesOf(ti).firstChange < std::max(i, j)) return std::nullopt;
     auto path = [&](size_t oi) {
       z3::expr_vector v(c_);
       for (int p = static_cast<int>(oi); p >= 0; p = tr.occs[static_cast<size_t>(p)].parent) {
@@ -592,11 +599,7 @@ class AnomalyFinder {
       }
       return z3::mk_and(v);
     };
-    z3::solver& s = pairSolver();
-    s.push();
-    s.add(path(i) && (notJ ? !path(j) : path(j)));
-    const auto r = s.check();
-    s.pop();
+    const auto r = pairCheck(path(i) && (notJ ? !path(j) : path(j)));
     if (r == z3::unknown) return std::nullopt;
     return r == z3::sat;
   }
@@ -667,7 +670,7 @@ class AnomalyFinder {
   std::unique_ptr<HookSolver> redundancySolver_;
   std::optional<z3::solver> pairSolver_;  // two-rule queries (coveredByLaterRule, pairQuery)
   size_t pairCalls_ = 0;
-  std::map<size_t, size_t> firstChange_;  // per traversal: the first occurrence that changes the mark or a field
+  std::map<size_t, Changes> changes_;  // by traversal
   ConcreteSearch search_;
   size_t decidedConcretely_ = 0;  // questions a concrete packet answered (no solver call)
   // Per rule examined: a concrete packet that reaches each occurrence.
