@@ -145,17 +145,24 @@ TEST(PermissiveDiff, IdenticalChainsNeedNoSolver) {
   EXPECT_EQ(st.solverCalls, 0u);
 }
 
+// The FORWARD chain's diff (null when there is none); every other chain
+// must be equivalent.
+const verifier::ChainDiff* forwardDiff(const std::vector<verifier::ChainDiff>& d) {
+  const verifier::ChainDiff* fw = nullptr;
+  for (const auto& c : d)
+    if (c.chain == "FORWARD") fw = &c;
+    else EXPECT_TRUE(c.equivalent) << c.chain;
+  return fw;
+}
+
 TEST(VerifierScaleDiff, MovedRuleFoundAmongManyIdentical) {
   std::string head, tail;
   for (int i = 0; i < 150; ++i) head += "-A FORWARD -s 10.0." + std::to_string(i) + ".0/24 -p tcp -j DROP\n";
   for (int i = 0; i < 150; ++i) tail += "-A FORWARD -d 10.1." + std::to_string(i) + ".0/24 -p udp -j ACCEPT\n";
   const std::string moved = "-A FORWARD -i eth1 -p udp -j REJECT\n";
   Parsed a = load(filter(head + moved + tail), false), b = load(filter(head + tail + moved), false);
-  auto d = verifier::diffRulesets(a.rs, b.rs);
-  const verifier::ChainDiff* fw = nullptr;
-  for (const auto& c : d)
-    if (c.chain == "FORWARD") fw = &c;
-    else EXPECT_TRUE(c.equivalent) << c.chain;
+  const auto d = verifier::diffRulesets(a.rs, b.rs);
+  const verifier::ChainDiff* fw = forwardDiff(d);
   ASSERT_TRUE(fw);
   ASSERT_FALSE(fw->equivalent);
   ASSERT_EQ(fw->differences.size(), 1u);
@@ -185,16 +192,12 @@ TEST(VerifierScaleDiff, MovedJumpsReturnIsNoRegion) {
   verifier::DiffStats st;
   auto d = verifier::diffRulesets(a.rs, b.rs, "filter", &st);
   EXPECT_EQ(st.regions, 2u);  // CHK's two DROPs, once for both versions
-  for (const auto& c : d) {
-    if (c.chain != "FORWARD") {
-      EXPECT_TRUE(c.equivalent) << c.chain;
-      continue;
-    }
-    ASSERT_EQ(c.differences.size(), 1u);
-    EXPECT_EQ(c.differences[0].oldVerdict, "ACCEPT");
-    EXPECT_EQ(c.differences[0].newVerdict, "DROP");
-    EXPECT_TRUE(c.differences[0].replayed);
-  }
+  const verifier::ChainDiff* fw = forwardDiff(d);
+  ASSERT_TRUE(fw);
+  ASSERT_EQ(fw->differences.size(), 1u);
+  EXPECT_EQ(fw->differences[0].oldVerdict, "ACCEPT");
+  EXPECT_EQ(fw->differences[0].newVerdict, "DROP");
+  EXPECT_TRUE(fw->differences[0].replayed);
 }
 
 // Too many changed rules for one region each: concrete probes find the
@@ -208,17 +211,13 @@ TEST(VerifierScaleDiff, ConcreteProbesFindDifferencesTheSolverProvesTheRest) {
   Parsed a = load(filter(before), false), b = load(filter(after), false);
   verifier::DiffStats st;
   auto d = verifier::diffRulesets(a.rs, b.rs, "filter", &st);
-  for (const auto& c : d) {
-    if (c.chain != "FORWARD") {
-      EXPECT_TRUE(c.equivalent) << c.chain;
-      continue;
-    }
-    ASSERT_EQ(c.differences.size(), 1u);
-    EXPECT_EQ(c.differences[0].oldVerdict, "DROP");
-    EXPECT_EQ(c.differences[0].newVerdict, "REJECT");
-    EXPECT_TRUE(c.differences[0].replayed);
-    EXPECT_TRUE(c.definite);
-  }
+  const verifier::ChainDiff* fw = forwardDiff(d);
+  ASSERT_TRUE(fw);
+  ASSERT_EQ(fw->differences.size(), 1u);
+  EXPECT_EQ(fw->differences[0].oldVerdict, "DROP");
+  EXPECT_EQ(fw->differences[0].newVerdict, "REJECT");
+  EXPECT_TRUE(fw->differences[0].replayed);
+  EXPECT_TRUE(fw->definite);
   EXPECT_EQ(st.probed, 1u);
   EXPECT_EQ(st.regions, 1u);      // 100 changed boxes, merged into their hull
   EXPECT_EQ(st.solverCalls, 1u);  // the proof that no other verdict pair differs
