@@ -444,6 +444,10 @@ class AnomalyFinder {
       std::vector<size_t> terms;
       for (size_t oi = 0; oi < tr.occs.size(); ++oi)
         if (tr.occs[oi].action == Action::Terminal && !skipped(tr.occs[oi])) terms.push_back(oi);
+      // Verdict classes as small numbers: the pair loop compares them for every pair.
+      std::map<std::string, int> classIds;
+      std::vector<int> cls;
+      for (size_t oi : terms) cls.push_back(classIds.emplace(verdictClass(tr.occs[oi].label), int(classIds.size())).first->second);
       std::map<RuleKey, size_t> firstOcc;  // a rule's first occurrence in the traversal
       for (size_t oi = tr.occs.size(); oi-- > 0;) firstOcc[{tr.occs[oi].table, tr.occs[oi].chain, tr.occs[oi].rule}] = oi;
       for (size_t jx = 0; jx < terms.size(); ++jx) {
@@ -455,7 +459,7 @@ class AnomalyFinder {
         for (size_t ix = 0; ix < jx; ++ix) {
           const size_t i = terms[ix];
           const Occurrence& oi = tr.occs[i];
-          if (verdictClass(oi.label) == verdictClass(oj.label) || !oi.pathBox.meets(oj.pathBox)) continue;
+          if (cls[ix] == cls[jx] || !oi.pathBox.meets(oj.pathBox)) continue;
           const bool confFull = !conflict || conf.earlier.size() >= opts_.maxRelated;
           const bool genFull = !generalization || gen.earlier.size() >= opts_.maxRelated;
           if (confFull && genFull) {
@@ -487,7 +491,7 @@ class AnomalyFinder {
           };
           const bool concrete = reachesBoth(false, true) || reachesBoth(false, false) || reachesBoth(true, false);
           // Two rules that no packet matches together need no walk to i either.
-          if (!concrete && disjointByRules(ti, i, j)) {
+          if (!concrete && !matchTogether(tr, i, j) && disjointByRules(ti, i, j)) {
             ++decidedConcretely_;
             continue;
           }
@@ -503,6 +507,7 @@ class AnomalyFinder {
           // Is i inside j (a generalization) or only overlapping (a conflict)?
           std::optional<bool> insideKnown = insideByBoxes(tr, i, j);
           if (insideKnown) ++decidedConcretely_;
+          if (!insideKnown && freeUnknownOnPath(tr, j, i)) insideKnown = false;
           if (!insideKnown) insideKnown = insideByRules(ti, i, j);
           const z3::check_result inside = insideKnown ? (*insideKnown ? z3::unsat : z3::sat)
                                                       : hs_.decide(pathMatch(ti, i) && !mj, tr.hook);
@@ -572,6 +577,31 @@ class AnomalyFinder {
       }
     }
     return std::nullopt;
+  }
+
+  // A concrete packet in both boxes that matches i's path and j's path
+  // (their unknown matches matching): the rules are not disjoint, and the
+  // solver need not say so.
+  bool matchTogether(const Traversal& tr, size_t i, size_t j) {
+    return search_.matchesWithin(tr, i, tr.occs[j].pathBox) && search_.matchesPath(tr, j, true) == 1;
+  }
+
+  // Some rule on j's path (j or a jump to it) has an unknown match and is
+  // not on i's path: that match is a variable of its own, conjoined to j's
+  // condition, so a packet of i's path (known to exist) fails it where it
+  // does not hold — i is not inside j, exactly as the pair query would say.
+  bool freeUnknownOnPath(const Traversal& tr, size_t j, size_t i) const {
+    std::set<RuleKey> onI;
+    for (int p = static_cast<int>(i); p >= 0; p = tr.occs[static_cast<size_t>(p)].parent) {
+      const Occurrence& o = tr.occs[static_cast<size_t>(p)];
+      onI.insert({o.table, o.chain, o.rule});
+    }
+    for (int p = static_cast<int>(j); p >= 0; p = tr.occs[static_cast<size_t>(p)].parent) {
+      const Occurrence& o = tr.occs[static_cast<size_t>(p)];
+      if (!model_.lowered(o.table, o.chain, o.rule).unknowns.empty() && !onI.count({o.table, o.chain, o.rule}))
+        return true;
+    }
+    return false;
   }
 
   // The same question on the two paths' own rules (a small query instead of

@@ -75,9 +75,30 @@ int ConcreteSearch::matches(const Traversal& tr, size_t i) {
   return evalCond(lr.cond) ? 1 : 0;
 }
 
+const std::vector<uint64_t>& ConcreteSearch::candidatesFor(const Traversal& tr) {
+  if (candTr_ != &tr || candPoint_ != p_.v) {
+    auto it = indexes_.find(&tr);
+    if (it == indexes_.end()) it = indexes_.emplace(&tr, BoxIndex(tr)).first;
+    it->second.candidates(p_.v, cand_);
+    candTr_ = &tr;
+    candPoint_ = p_.v;
+  }
+  return cand_;
+}
+
 ConcreteSearch::Res ConcreteSearch::run(const Traversal& tr, size_t begin, size_t end) {
+  // Only occurrences whose box holds the point can match it: go from one to
+  // the next, but stop at the target or at the jump on this level that leads to it.
+  const std::vector<uint64_t>& cand = candidatesFor(tr);
+  size_t stopAt = end;
+  if (target_ >= begin && target_ < end) {
+    stopAt = target_;
+    while (tr.occs[stopAt].parent >= static_cast<int>(begin)) stopAt = static_cast<size_t>(tr.occs[stopAt].parent);
+  }
   size_t i = begin;
   while (i < end) {
+    if (i != stopAt) i = BoxIndex::nextSet(cand, i, i < stopAt ? stopAt : end);
+    if (i >= end) break;
     const Occurrence& o = tr.occs[i];
     const bool nests = o.action == Action::Jump || o.action == Action::Goto;
     const size_t next = nests ? o.calleeEnd : i + 1;

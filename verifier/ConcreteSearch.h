@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "verifier/ChainModel.h"
+#include "verifier/BoxIndex.h"
 #include "verifier/ConcreteEval.h"
 
 namespace nfjit::verifier {
@@ -116,6 +117,12 @@ class ConcreteSearch {
   };
   std::map<std::pair<const Traversal*, size_t>, std::vector<Reached>> reached_;
   Res run(const Traversal& tr, size_t begin, size_t end);
+  // The occurrences whose box holds the point p_ (BoxIndex), cached for the last point.
+  const std::vector<uint64_t>& candidatesFor(const Traversal& tr);
+  std::map<const Traversal*, BoxIndex> indexes_;
+  std::vector<uint64_t> cand_;
+  const Traversal* candTr_ = nullptr;
+  std::array<u128, kNumDims> candPoint_{};
   int matches(const Traversal& tr, size_t i);  // 1, 0, or -1: cannot tell
   bool evalCond(const z3::expr& e);
   void fixLength();

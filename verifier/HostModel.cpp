@@ -31,14 +31,17 @@ z3::expr deliveredLocally(const SymPacket& p, const HostModel& h) {
   return z3::mk_or(any);
 }
 
-// HookPipeline::isMartianSource.
-z3::expr martianSource(const SymPacket& p) {
+// HookPipeline::isMartianSource (the host's own addresses only where known).
+z3::expr martianSource(const SymPacket& p, const std::vector<IpAddr>& localAddrs = {}) {
   z3::context& c = p.src.ctx();
   unsigned w = p.src.get_sort().bv_size();
   if (p.family == Family::IPv4) {
     z3::expr top = p.src.extract(31, 24);
-    return top == c.bv_val(0, 8) || top == c.bv_val(127, 8) || p.src.extract(31, 28) == c.bv_val(0xe, 4) ||
-           p.src == c.bv_val(0xffffffffu, 32);
+    z3::expr_vector any(c);
+    any.push_back(top == c.bv_val(0, 8) || top == c.bv_val(127, 8) || p.src.extract(31, 28) == c.bv_val(0xe, 4) ||
+                  p.src == c.bv_val(0xffffffffu, 32));
+    for (const auto& a : localAddrs) any.push_back(p.src == addressExpr(c, p.family, a));
+    return z3::mk_or(any);
   }
   IpAddr loop;
   loop.b[15] = 1;
@@ -70,12 +73,12 @@ z3::expr hostConstraint(const SymPacket& p, const HostModel& h, Hook hook) {
   const z3::expr host = p.pktType == c.bv_val(static_cast<unsigned>(PktType::Host), 8);  // raw IP pcaps carry no MAC
   const z3::expr arrives = ifaceIs(p, p.inIf, h.inIface) && host;
   // Forwarded: the TTL was at least 2 on arrival, and is seen decremented.
-  const z3::expr forwarded = arrives && !martianSource(p) && !deliveredLocally(p, h) &&
+  const z3::expr forwarded = arrives && !martianSource(p, h.localAddrs) && !deliveredLocally(p, h) &&
                              z3::uge(p.ttl, c.bv_val(1, 8)) && z3::ule(p.ttl, c.bv_val(254, 8)) &&
                              routedOut(p, h, p.dst);
   switch (hook) {
     case Hook::PreRouting: return arrives;
-    case Hook::LocalIn: return arrives && !martianSource(p) && deliveredLocally(p, h);
+    case Hook::LocalIn: return arrives && !martianSource(p, h.localAddrs) && deliveredLocally(p, h);
     case Hook::Forward:
     case Hook::PostRouting: return forwarded;  // the host's own packets cannot come from a pcap
     case Hook::LocalOut: {

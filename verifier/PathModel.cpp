@@ -95,6 +95,10 @@ PathModel::PathModel(const ChainModel& m, PathKind kind, const std::optional<Hos
     from.push_back(p.dst);
     to.push_back(dst_);
     routed_ = hostConstraint(p, *host, at).substitute(from, to);
+  } else if (kind == PathKind::Input && p.family == Family::IPv4) {
+    // The destination is the host's own address, and an IPv4 packet from
+    // one of those is a martian (as with a host model, HostModel.cpp).
+    routed_ = p.src != dst_;
   }
   const z3::expr beforeRoute = alive_;
   alive_ = alive_ && routed_;

@@ -35,7 +35,9 @@ bool HookPipeline::isMartianSource(const PacketView& p) const {
   if (p.family == Family::IPv4) {
     uint32_t s = p.src.v4();
     uint8_t top = static_cast<uint8_t>(s >> 24);
-    return top == 0 || top == 127 || (top & 0xf0) == 0xe0 || s == 0xffffffffu;
+    // One of the host's own addresses arriving from outside is a martian as
+    // well (fib_validate_source, without accept_local); IPv6 has no such check.
+    return top == 0 || top == 127 || (top & 0xf0) == 0xe0 || s == 0xffffffffu || isLocal(p.src);
   }
   // IPv6: multicast or loopback sources.
   IpAddr loop;

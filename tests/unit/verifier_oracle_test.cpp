@@ -1,10 +1,13 @@
 // Verifier witnesses against the kernel, under the test topology's host
 // model (so witnesses take the path the kernel gives them): planted
 // shadowed rules — the shadowed rule must not count its witness, one of
-// its named blockers must — and a planted diff — each witness is decided
-// in the kernel by the rules the diff names, with different verdicts.
+// its named blockers must —, a planted diff — each witness is decided
+// in the kernel by the rules the diff names, with different verdicts —
+// and planted overlaps and a redundant rule, decided as their findings say.
 // Root only (network namespaces); runs in the serial oracle phase.
 #include <gtest/gtest.h>
+
+#include <map>
 
 #include "compiler/frontend/RestoreParser.h"
 #include "tests/support/Netns.h"
@@ -152,6 +155,87 @@ TEST_P(VerifierOracle, DiffWitnessesGetDifferentKernelVerdicts) {
       ++checked;
     }
   EXPECT_EQ(checked, 2u) << "one difference in INPUT, one in FORWARD";
+}
+
+// Planted in FORWARD (towards the network beyond the sink): a conflict
+// (a host DROP after a subnet's web ACCEPT), a redundant rule (a DNS ACCEPT
+// for one host before the subnet's UDP ACCEPT) and a generalization (an SSH
+// DROP before the subnet's TCP ACCEPT).
+std::string plantedOverlaps(Family f) {
+  const bool v4 = f == Family::IPv4;
+  const std::string net = v4 ? "203.0.113.0/24" : "2001:db8:3::/64";
+  const std::string host = v4 ? "203.0.113.7/32" : "2001:db8:3::7/128";
+  const std::string dns = v4 ? "203.0.113.53/32" : "2001:db8:3::53/128";
+  return "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+         "-A FORWARD -d " + net + " -p tcp -m tcp --dport 80 -j ACCEPT\n"
+         "-A FORWARD -d " + host + " -j DROP\n"
+         "-A FORWARD -d " + dns + " -p udp -m udp --dport 53 -j ACCEPT\n"
+         "-A FORWARD -d " + net + " -p udp -j ACCEPT\n"
+         "-A FORWARD -d " + net + " -p tcp -m tcp --dport 22 -j DROP\n"
+         "-A FORWARD -d " + net + " -p tcp -j ACCEPT\n"
+         "COMMIT\n";
+}
+
+// The rules text without line `line` (1-based).
+std::string withoutLine(const std::string& text, uint32_t line) {
+  std::string out;
+  size_t pos = 0;
+  for (uint32_t n = 1; pos < text.size(); ++n) {
+    size_t end = text.find('\n', pos);
+    end = end == std::string::npos ? text.size() : end + 1;
+    if (n != line) out += text.substr(pos, end - pos);
+    pos = end;
+  }
+  return out;
+}
+
+// -Wconflict / -Wgeneralization: the witness is decided in the kernel by the
+// earlier rule the finding names, never by the later one. -Wredundant: the
+// rule decides its witness in the kernel, and with the rule deleted the
+// rule the finding names (or the policy) decides it with the same fate at
+// the sink.
+TEST_P(VerifierOracle, OverlapAndRedundantWitnessesAreDecidedAsClaimedInTheKernel) {
+  const Family f = GetParam();
+  const std::string rules = plantedOverlaps(f);
+  Ruleset rs = parseRules(rules, f, "planted");
+  verifier::CheckOptions opts;
+  opts.host = topologyHost(f);
+  opts.analyses = {"conflict", "generalization", "redundant"};
+  verifier::CheckResult r = verifier::checkRuleset(rs, opts);
+
+  Topology topo(f);
+  std::map<std::string, size_t> sent;
+  for (const auto& fd : r.findings) {
+    if (fd.name != "conflict" && fd.name != "generalization" && fd.name != "redundant") continue;
+    SCOPED_TRACE(fd.name + " at line " + std::to_string(fd.rule.loc.line));
+    ASSERT_TRUE(fd.witness.has_value());
+    ASSERT_TRUE(fd.replayed) << "the interpreter disagrees with the finding";
+    const auto wire = verifier::arrivalForm(*fd.witness, fd.hook).bytes;
+    const std::string seen = "witness " + fd.witness->describe();
+    auto load = topo.load(rules);
+    ASSERT_TRUE(load.ok) << load.firstError;
+    const size_t atSink = topo.send({wire}).size();
+    Ruleset kernel = parseRules(topo.saveCounters(), f, "kernel-save");
+    const int decider = kernelDecider(kernel, fd.rule.chainName);
+    if (fd.name == "redundant") {
+      EXPECT_EQ(decider, int(fd.rule.rule)) << seen;
+      auto reduced = topo.load(withoutLine(rules, fd.rule.loc.line));
+      ASSERT_TRUE(reduced.ok) << reduced.firstError;
+      EXPECT_EQ(topo.send({wire}).size(), atSink) << "the verdict changed without the rule: " << seen;
+      Ruleset without = parseRules(topo.saveCounters(), f, "kernel-save");
+      int expected = -1;  // the policy
+      if (!fd.related.empty()) expected = int(fd.related.front().rule) - (fd.related.front().rule > fd.rule.rule ? 1 : 0);
+      EXPECT_EQ(kernelDecider(without, fd.rule.chainName), expected) << seen;
+    } else {
+      ASSERT_FALSE(fd.related.empty());
+      EXPECT_EQ(decider, int(fd.related.front().rule)) << seen;
+      EXPECT_EQ(kernelRule(kernel, fd.rule.tableName, fd.rule.chainName, fd.rule.rule).packets, 0u) << seen;
+    }
+    ++sent[fd.name];
+  }
+  EXPECT_GE(sent["conflict"], 1u);
+  EXPECT_GE(sent["generalization"], 1u);
+  EXPECT_EQ(sent["redundant"], 1u) << "the DNS host rule";
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernel, VerifierOracle, ::testing::Values(Family::IPv4, Family::IPv6),
