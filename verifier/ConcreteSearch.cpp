@@ -408,23 +408,10 @@ bool ConcreteSearch::reachesIn(const Traversal& tr, size_t target, const Box& bo
   return searchFromPoint(tr, box);
 }
 
-namespace {
-u128 valueIn(const z3::model& m, const z3::expr& e) {
-  const unsigned w = e.get_sort().bv_size();
-  auto part = [&](const z3::expr& x) {
-    uint64_t v = 0;
-    m.eval(x, true).is_numeral_u64(v);
-    return v;
-  };
-  if (w <= 64) return part(e);
-  return u128(part(e.extract(w - 1, 64))) << 64 | part(e.extract(63, 0));
-}
-}  // namespace
-
 void ConcreteSearch::addTemplate(const z3::model& m) {
   Point p;
   forEachField(p, [&](const z3::expr& var, auto& field) {
-    field = static_cast<std::remove_reference_t<decltype(field)>>(valueIn(m, var));
+    field = static_cast<std::remove_reference_t<decltype(field)>>(modelValue(m, var));
   });
   constexpr size_t kKeep = 4;
   templates_.insert(templates_.begin(), p);

@@ -12,22 +12,13 @@ namespace nfjit::verifier {
 
 namespace {
 
-uint64_t val(const z3::model& m, const z3::expr& e) {
-  z3::expr v = m.eval(e, true);
-  uint64_t out = 0;
-  if (v.is_numeral_u64(out)) return out;
-  return 0;
-}
+uint64_t val(const z3::model& m, const z3::expr& e) { return static_cast<uint64_t>(modelValue(m, e)); }
 
 IpAddr addrFromModel(const z3::model& m, const z3::expr& e, Family f) {
-  IpAddr a;
   if (f == Family::IPv4) return IpAddr::fromV4(static_cast<uint32_t>(val(m, e)));
-  // 128 bits: read the two halves.
-  uint64_t hi = val(m, e.extract(127, 64)), lo = val(m, e.extract(63, 0));
-  for (int i = 0; i < 8; ++i) {
-    a.b[i] = static_cast<uint8_t>(hi >> (56 - 8 * i));
-    a.b[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
-  }
+  IpAddr a;
+  u128 v = modelValue(m, e);
+  for (int i = 15; i >= 0; --i, v >>= 8) a.b[static_cast<size_t>(i)] = static_cast<uint8_t>(v);
   return a;
 }
 
@@ -45,6 +36,17 @@ std::string ctName(uint8_t s) {
 }
 
 }  // namespace
+
+u128 modelValue(const z3::model& m, const z3::expr& e) {
+  const unsigned w = e.get_sort().bv_size();
+  auto part = [&](const z3::expr& x) {
+    uint64_t v = 0;
+    return m.eval(x, true).is_numeral_u64(v) ? v : 0;
+  };
+  if (w <= 64) return part(e);
+  // Wider than 64 bits (IPv6 addresses): the two halves.
+  return u128(part(e.extract(w - 1, 64))) << 64 | part(e.extract(63, 0));
+}
 
 Witness witnessFromModel(const z3::model& m, const SymPacket& p) {
   Witness w;

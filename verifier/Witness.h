@@ -30,6 +30,8 @@ struct Witness {
 };
 
 Witness witnessFromModel(const z3::model& m, const SymPacket& pkt);
+// The value the model gives a bit-vector of up to 128 bits (0 where it gives none).
+u128 modelValue(const z3::model& m, const z3::expr& e);
 // Fills the bytes from the fields.
 void buildBytes(Witness& w);
 
