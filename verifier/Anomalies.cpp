@@ -103,6 +103,14 @@ class AnomalyFinder {
     return z3::mk_and(v);
   }
 
+  // pathMatch's literals appended to `extra`: a query on them needs no
+  // push/pop of the solver.
+  std::vector<z3::expr> pathLits(size_t ti, size_t oi, std::vector<z3::expr> extra) const {
+    const Traversal& tr = model_.traversals()[ti];
+    for (int p = static_cast<int>(oi); p >= 0; p = tr.occs[p].parent) extra.push_back(defs_[ti].matchAt[p]);
+    return extra;
+  }
+
   std::vector<std::string> unknownsOf(const Traversal& tr, size_t oi) const {
     std::vector<std::string> out;
     for (int p = static_cast<int>(oi); p >= 0; p = tr.occs[p].parent) {
@@ -503,7 +511,8 @@ class AnomalyFinder {
             if (ownUnknowns || forcedUnknowns) assumeMatching(*pairWitness, tr, j, false);
           }
           if (concrete) ++decidedConcretely_;
-          else if (hs_.decide(mj, tr.hook, {d.activeAt[i], d.matchAt[i]}) != z3::sat) continue;
+          else if (hs_.decide(c_.bool_val(true), tr.hook, pathLits(ti, j, {d.activeAt[i], d.matchAt[i]})) != z3::sat)
+            continue;
           // Is i inside j (a generalization) or only overlapping (a conflict)?
           std::optional<bool> insideKnown = insideByBoxes(tr, i, j);
           if (insideKnown) ++decidedConcretely_;
