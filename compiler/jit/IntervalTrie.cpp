@@ -1,0 +1,101 @@
+#include "compiler/jit/IntervalTrie.h"
+
+#include <stdexcept>
+
+namespace nfjit::jit {
+
+bool IntervalTrie::build(std::span<const uint64_t> bounds, unsigned bits, const std::vector<unsigned>& strides,
+                         size_t maxBytes) {
+  *this = IntervalTrie();
+  unsigned sum = 0;
+  for (unsigned s : strides) sum += s;
+  if (strides.size() < 2 || strides.size() > kMaxLevels + 1 || sum != bits || bits > 32 || strides.back() > 8)
+    throw std::invalid_argument("IntervalTrie: bad strides");
+  if (bounds.size() >= kLeaf) return false;
+  levels_ = unsigned(strides.size() - 1);
+  unsigned shift = bits;
+  for (unsigned l = 0; l < levels_; ++l) {
+    if (strides[l] == 0 || strides[l] > 24) throw std::invalid_argument("IntervalTrie: bad strides");
+    stride_[l] = strides[l];
+    shift -= strides[l];
+    shift_[l] = shift;
+    mask_[l] = (uint32_t(1) << strides[l]) - 1;
+  }
+  lastStride_ = strides.back();
+  lastMask_ = (uint32_t(1) << lastStride_) - 1;
+  // The root, then a dummy node 0 on every level below it.
+  budget_ = maxBytes / 4;
+  for (unsigned l = 0; l < levels_; ++l) {
+    size_t n = size_t(1) << stride_[l];
+    if (n > budget_) over_ = true;
+    if (over_) break;
+    budget_ -= n;
+    inner_[l].assign(n, 0);
+  }
+  base_.assign(1, 0);
+  off_.assign(size_t(1) << lastStride_, 0);
+  size_t i = 0;
+  if (!over_) fill(0, 0, 0, bounds, i);
+  if (over_) {
+    *this = IntervalTrie();
+    return false;
+  }
+  return true;
+}
+
+// Fills node `node` of level l, which covers the values from blockStart on;
+// i is the number of bounds below the value being filled (advanced as the
+// walk goes up in value order).
+void IntervalTrie::fill(unsigned l, uint64_t blockStart, uint32_t node, std::span<const uint64_t> bounds, size_t& i) {
+  const size_t n = bounds.size();
+  if (l == levels_) {  // byte level: offsets from the node's first interval
+    while (i < n && bounds[i] <= blockStart) ++i;
+    const size_t first = i;
+    base_[node] = uint32_t(first);
+    uint8_t* off = &off_[size_t(node) << lastStride_];
+    for (uint32_t k = 0; k <= lastMask_; ++k) {
+      while (i < n && bounds[i] <= blockStart + k) ++i;
+      off[k] = uint8_t(i - first);
+    }
+    return;
+  }
+  const uint64_t span = uint64_t(1) << shift_[l];
+  for (uint32_t k = 0; k <= mask_[l]; ++k) {
+    const uint64_t a = blockStart + k * span;
+    while (i < n && bounds[i] <= a) ++i;
+    const size_t entry = (size_t(node) << stride_[l]) | k;
+    if (i == n || bounds[i] >= a + span) {  // no bound strictly inside: one interval
+      inner_[l][entry] = kLeaf | uint32_t(i);
+      continue;
+    }
+    // A child on level l + 1 (the byte level when l + 1 == levels_).
+    uint32_t child;
+    if (l + 1 < levels_) {
+      size_t size = size_t(1) << stride_[l + 1];
+      if (size > budget_) over_ = true;
+      if (over_) return;
+      budget_ -= size;
+      child = uint32_t(inner_[l + 1].size() >> stride_[l + 1]);
+      inner_[l + 1].resize(inner_[l + 1].size() + size, 0);
+    } else {
+      size_t words = ((size_t(1) << lastStride_) + 4 + 3) / 4;  // offsets and base, in u32 units
+      if (words > budget_) over_ = true;
+      if (over_) return;
+      budget_ -= words;
+      child = uint32_t(base_.size());
+      base_.push_back(0);
+      off_.resize(off_.size() + (size_t(1) << lastStride_), 0);
+    }
+    inner_[l][entry] = child;
+    fill(l + 1, a, child, bounds, i);
+    if (over_) return;
+  }
+}
+
+size_t IntervalTrie::bytes() const {
+  size_t b = base_.size() * 4 + off_.size();
+  for (const auto& v : inner_) b += v.size() * 4;
+  return b;
+}
+
+}  // namespace nfjit::jit
