@@ -1,5 +1,6 @@
 #include "compiler/jit/IntervalTrie.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace nfjit::jit {
@@ -45,30 +46,39 @@ bool IntervalTrie::build(std::span<const uint64_t> bounds, unsigned bits, const 
 
 // Fills node `node` of level l, which covers the values from blockStart on;
 // i is the number of bounds below the value being filled (advanced as the
-// walk goes up in value order).
+// walk goes up in value order). Runs of slots without a bound are filled
+// at once: an update rebuilds the tries, and most slots are such runs.
 void IntervalTrie::fill(unsigned l, uint64_t blockStart, uint32_t node, std::span<const uint64_t> bounds, size_t& i) {
   const size_t n = bounds.size();
-  if (l == levels_) {  // byte level: offsets from the node's first interval
-    while (i < n && bounds[i] <= blockStart) ++i;
-    const size_t first = i;
+  const bool byteLevel = l == levels_;
+  const unsigned shift = byteLevel ? 0 : shift_[l];
+  const uint32_t slots = (byteLevel ? lastMask_ : mask_[l]) + 1;
+  const uint64_t blockEnd = blockStart + (uint64_t(slots) << shift);
+  while (i < n && bounds[i] <= blockStart) ++i;
+  const size_t first = i;
+  if (byteLevel) {  // offsets from the node's first interval
     base_[node] = uint32_t(first);
     uint8_t* off = &off_[size_t(node) << lastStride_];
-    for (uint32_t k = 0; k <= lastMask_; ++k) {
-      while (i < n && bounds[i] <= blockStart + k) ++i;
-      off[k] = uint8_t(i - first);
+    for (uint32_t k = 0; k < slots;) {
+      // Slots k up to the next bound have the current interval.
+      uint32_t next = i < n && bounds[i] < blockEnd ? uint32_t(bounds[i] - blockStart) : slots;
+      std::fill(off + k, off + next, uint8_t(i - first));
+      k = next;
+      if (k < slots && i < n && bounds[i] == blockStart + k) ++i;
     }
     return;
   }
-  const uint64_t span = uint64_t(1) << shift_[l];
-  for (uint32_t k = 0; k <= mask_[l]; ++k) {
-    const uint64_t a = blockStart + k * span;
+  uint32_t* entries = &inner_[l][size_t(node) << stride_[l]];
+  for (uint32_t k = 0; k < slots;) {
+    const uint64_t a = blockStart + (uint64_t(k) << shift);
     while (i < n && bounds[i] <= a) ++i;
-    const size_t entry = (size_t(node) << stride_[l]) | k;
-    if (i == n || bounds[i] >= a + span) {  // no bound strictly inside: one interval
-      inner_[l][entry] = kLeaf | uint32_t(i);
+    const uint32_t next = i < n && bounds[i] < blockEnd ? uint32_t((bounds[i] - blockStart) >> shift) : slots;
+    if (next > k) {  // no bound strictly inside slots k..next-1: one interval each
+      std::fill(entries + k, entries + next, kLeaf | uint32_t(i));
+      k = next;
       continue;
     }
-    // A child on level l + 1 (the byte level when l + 1 == levels_).
+    // A bound strictly inside slot k: a child on level l + 1 (the byte level when l + 1 == levels_).
     uint32_t child;
     if (l + 1 < levels_) {
       size_t size = size_t(1) << stride_[l + 1];
@@ -86,9 +96,10 @@ void IntervalTrie::fill(unsigned l, uint64_t blockStart, uint32_t node, std::spa
       base_.push_back(0);
       off_.resize(off_.size() + (size_t(1) << lastStride_), 0);
     }
-    inner_[l][entry] = child;
+    entries[k] = child;  // the child's growth moves deeper levels only, not `entries`
     fill(l + 1, a, child, bounds, i);
     if (over_) return;
+    ++k;
   }
 }
 
