@@ -299,6 +299,11 @@ struct Search {
     const uint64_t valid = ng >= 64 ? ~uint64_t(0) : (uint64_t(1) << ng) - 1;
     for (size_t base = 0; base < n; base += B) {
       const size_t m = std::min(B, n - base);
+      // The next batch's keys, so that their misses overlap this batch's work.
+      for (size_t p = base + B; p < std::min(n, base + 2 * B); ++p) {
+        __builtin_prefetch(&keys[p]);
+        __builtin_prefetch(reinterpret_cast<const uint8_t*>(&keys[p]) + kOffDport);
+      }
       // Step-major over the batch: the probes of different packets are independent.
       for (size_t d = 0; d < ND; ++d) {
         const ChainDim& cd = s.dims[d];
