@@ -24,23 +24,37 @@ bool IntervalTrie::build(std::span<const uint64_t> bounds, unsigned bits, const 
   }
   lastStride_ = strides.back();
   lastMask_ = (uint32_t(1) << lastStride_) - 1;
-  // The root, then a dummy node 0 on every level below it.
-  budget_ = maxBytes / 4;
-  for (unsigned l = 0; l < levels_; ++l) {
-    size_t n = size_t(1) << stride_[l];
-    if (n > budget_) over_ = true;
-    if (over_) break;
-    budget_ -= n;
-    inner_[l].assign(n, 0);
+  // The size is known before building: a node below the root exists for
+  // each block that holds a bound not aligned to the block's start. Counting
+  // them first keeps an update from filling a trie it would then discard.
+  const size_t lastNode = (size_t(1) << lastStride_) + 4;  // offsets and base
+  size_t bytes = 0, nodesAt[kMaxLevels + 1];
+  for (unsigned l = 0; l <= levels_; ++l) {
+    const size_t node = l < levels_ ? (size_t(4) << stride_[l]) : lastNode;
+    size_t& nodes = nodesAt[l];
+    nodes = 1;  // the root, or the dummy
+    if (l > 0) {
+      const unsigned blockShift = shift_[l - 1];
+      uint64_t prev = UINT64_MAX;
+      for (uint64_t b : bounds)
+        if ((b & ((uint64_t(1) << blockShift) - 1)) && b >> blockShift != prev) prev = b >> blockShift, ++nodes;
+    }
+    bytes += nodes * node;
+    if (bytes > maxBytes) {
+      *this = IntervalTrie();
+      return false;
+    }
   }
+  for (unsigned l = 0; l < levels_; ++l) {
+    inner_[l].reserve(nodesAt[l] << stride_[l]);
+    inner_[l].assign(size_t(1) << stride_[l], 0);
+  }
+  base_.reserve(nodesAt[levels_]);
+  off_.reserve(nodesAt[levels_] << lastStride_);
   base_.assign(1, 0);
   off_.assign(size_t(1) << lastStride_, 0);
   size_t i = 0;
-  if (!over_) fill(0, 0, 0, bounds, i);
-  if (over_) {
-    *this = IntervalTrie();
-    return false;
-  }
+  fill(0, 0, 0, bounds, i);
   return true;
 }
 
@@ -81,24 +95,15 @@ void IntervalTrie::fill(unsigned l, uint64_t blockStart, uint32_t node, std::spa
     // A bound strictly inside slot k: a child on level l + 1 (the byte level when l + 1 == levels_).
     uint32_t child;
     if (l + 1 < levels_) {
-      size_t size = size_t(1) << stride_[l + 1];
-      if (size > budget_) over_ = true;
-      if (over_) return;
-      budget_ -= size;
       child = uint32_t(inner_[l + 1].size() >> stride_[l + 1]);
-      inner_[l + 1].resize(inner_[l + 1].size() + size, 0);
+      inner_[l + 1].resize(inner_[l + 1].size() + (size_t(1) << stride_[l + 1]), 0);
     } else {
-      size_t words = ((size_t(1) << lastStride_) + 4 + 3) / 4;  // offsets and base, in u32 units
-      if (words > budget_) over_ = true;
-      if (over_) return;
-      budget_ -= words;
       child = uint32_t(base_.size());
       base_.push_back(0);
       off_.resize(off_.size() + (size_t(1) << lastStride_), 0);
     }
     entries[k] = child;  // the child's growth moves deeper levels only, not `entries`
     fill(l + 1, a, child, bounds, i);
-    if (over_) return;
     ++k;
   }
 }

@@ -67,8 +67,6 @@ class IntervalTrie {
   std::vector<uint32_t> inner_[kMaxLevels];
   std::vector<uint32_t> base_;
   std::vector<uint8_t> off_;
-  size_t budget_ = 0;  // entries still allowed while building
-  bool over_ = false;
 };
 
 }  // namespace nfjit::jit

@@ -117,6 +117,16 @@ TEST(IntervalTrie, BudgetRefuses) {
   EXPECT_TRUE(t.empty());
   EXPECT_EQ(t.bytes(), 0u);
   EXPECT_FALSE(t.build(Bounds{}, 32, {16, 8, 8}, 1000));  // the root alone is 256 KiB
+  // The size is counted before building: exactly that budget builds, one byte less does not.
+  std::mt19937_64 rng(9);
+  Bounds c;
+  for (int k = 0; k < 400; ++k) c.push_back(0x0a000000u | (rng() & 0x3ffff));
+  c = normalised(c, 0xffffffffu);
+  ASSERT_TRUE(t.build(c, 32, {16, 8, 8}, size_t(1) << 30));
+  const size_t need = t.bytes();
+  EXPECT_TRUE(t.build(c, 32, {16, 8, 8}, need));
+  EXPECT_EQ(t.bytes(), need);
+  EXPECT_FALSE(t.build(c, 32, {16, 8, 8}, need - 1));
   ASSERT_TRUE(t.build(Bounds{5}, 16, {8, 8}, 1 << 12));
   EXPECT_EQ(t.find(4), 0u);
   EXPECT_EQ(t.find(5), 1u);
