@@ -3,8 +3,9 @@
 // `groupRules` (G); each group is a bit-vector search over its own rules:
 // rows of G bits, so for N rules the rows take about N * G / 4 bytes per
 // field instead of N^2 / 4, plus 2 bytes per interval and group for the
-// per-interval tables. One branchless search per field over the boundaries
-// of the whole chain gives the packet's global interval; per interval a
+// per-interval tables. Per field, a multibit trie (IntervalTrie) over the
+// boundaries of the whole chain gives the packet's global interval (a
+// branchless binary search where the trie would be too large); per interval a
 // bitmask says which groups can hold a candidate and, per group, which of
 // its rows applies. Groups are visited in rule order: the first with a
 // match wins.
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "compiler/jit/Epoch.h"
+#include "compiler/jit/IntervalTrie.h"
 #include "compiler/jit/Lower.h"
 
 namespace nfjit::jit {
@@ -71,6 +73,7 @@ struct ChainDim {
   Field field;
   unsigned keyOffset;
   bool direct;                    // the value is the interval index (proto)
+  IntervalTrie trie;              // the value's interval, unless empty (too large): then bounds
   std::vector<uint32_t> bounds;   // interval starts, padded to 2^k - 1 with 0xffffffff
   unsigned steps = 0;             // log2(bounds.size() + 1)
   uint32_t intervals = 0;         // rows of the tables below
