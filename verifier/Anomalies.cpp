@@ -188,6 +188,7 @@ class AnomalyFinder {
                                   " rules; " + std::to_string(unexamined) + " rules were not examined");
   }
 
+  static constexpr size_t kAimedTries = 8;  // later rules aimed at per candidate
   bool redundantAt(size_t ti, size_t oi, const std::set<RuleKey>& removed, std::vector<bool>& removedHere,
                    size_t& solved) {
     const Traversal& tr = model_.traversals()[ti];
@@ -242,6 +243,20 @@ class AnomalyFinder {
     if (coveredByLaterRule(ti, oi, removedHere)) {
       ++decidedConcretely_;
       return true;
+    }
+    // Packets aimed at the later rules that would decide them otherwise: the
+    // corners of the rule's own box often fall to a later catch-all with its
+    // verdict (TUM's per-host DROPs after a MAC check; the host's own ACCEPT
+    // further on needs its output interface).
+    size_t aimed = 0;
+    for (size_t k = oi + 1; k < tr.occs.size() && aimed < kAimedTries; ++k) {
+      const Occurrence& x = tr.occs[k];
+      if (x.action != Action::Terminal || x.label == o.label || removedHere[k] || !x.pathBox.meets(o.pathBox)) continue;
+      ++aimed;
+      if (search_.reachesWithin(tr, oi, x.pathBox, false) && refutedByLastPacket()) {
+        ++decidedConcretely_;
+        return false;
+      }
     }
     ++solved;
     // The chain without the removed rules, and without this one too: an
