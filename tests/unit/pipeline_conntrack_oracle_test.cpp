@@ -188,9 +188,10 @@ std::vector<Sequence> sequences(Family f) {
     add(b.tcp(kSrc, "SYN", c, s, 40001, 80, kSyn, 2000, 0));
   }
   {
-    auto [c, s] = next("lone RST, lone FIN/ACK");
+    auto [c, s] = next("lone RST, lone FIN/ACK, no flags");
     add(b.tcp(kSrc, "RST", c, s, 40002, 80, kRst, 1000, 0));
     add(b.tcp(kSrc, "FIN/ACK", c, s, 40002, 80, kFinAck, 1000, 3000));
+    add(b.tcp(kSrc, "no flags", c, s, 40002, 80, 0, 1000, 0));
   }
   {
     auto [c, s] = next("bare ACK picked up mid-stream, then its answer");
