@@ -1,5 +1,6 @@
 #include "runtime/pipeline/HookPipeline.h"
 
+#include "compiler/extensions/meta_common.h"
 #include "compiler/extensions/tgt_util.h"
 #include "runtime/packet/PacketParser.h"
 #include "runtime/pipeline/LocalReplies.h"
@@ -105,11 +106,93 @@ HookPipeline::Tuple HookPipeline::tupleOf(const PacketView& p) const {
   return t;
 }
 
+namespace {
+// The ICMP errors conntrack relates to the connection they quote
+// (icmp_error / icmpv6_error); anything else is looked up by its own tuple.
+bool isIcmpError(const PacketView& p) {
+  uint8_t type;
+  if (p.fragoff != 0 || !headerAt(p, p.thoff, &type, 1)) return false;
+  if (p.family == Family::IPv4 && p.protocol == 1)
+    return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+  return p.family == Family::IPv6 && p.protocol == 58 && type < 128;
+}
+
+// ICMP types whose tuple conntrack can invert (the query/answer pairs): a
+// quoted ICMP packet of another type relates to nothing.
+bool invertibleIcmp(Family f, uint8_t type) {
+  if (f == Family::IPv4) return type == 0 || type == 8 || (type >= 13 && type <= 18);
+  return type == 128 || type == 129 || type == 139 || type == 140;
+}
+}  // namespace
+
+std::optional<HookPipeline::FlowRef> HookPipeline::relatedFlow(const PacketView& p) const {
+  // The quoted packet's header follows the 8-byte ICMP header; it is
+  // usually cut short, so only the fields of its tuple are read.
+  const bool v4 = p.family == Family::IPv4;
+  const uint32_t at = p.thoff + 8;
+  uint8_t ih[40];
+  Tuple q;
+  uint32_t l4;
+  if (v4) {
+    if (!headerAt(p, at, ih, 20) || (ih[0] >> 4) != 4 || (ih[0] & 15) < 5) return std::nullopt;
+    if ((be16(ih + 6) & 0x1fff) != 0) return std::nullopt;  // a later fragment: no ports to match
+    q.proto = ih[9];
+    std::copy(ih + 12, ih + 16, q.src.b.begin());
+    std::copy(ih + 16, ih + 20, q.dst.b.begin());
+    l4 = at + (ih[0] & 15) * 4u;
+  } else {
+    // Simplification: the quoted packet's extension headers are not walked.
+    if (!headerAt(p, at, ih, 40) || (ih[0] >> 4) != 6) return std::nullopt;
+    q.proto = ih[6];
+    std::copy(ih + 8, ih + 24, q.src.b.begin());
+    std::copy(ih + 24, ih + 40, q.dst.b.begin());
+    l4 = at + 40;
+  }
+  uint8_t h4[4];
+  if (hasPorts(q.proto)) {
+    if (!headerAt(p, l4, h4, 4)) return std::nullopt;
+    q.sport = be16(h4);
+    q.dport = be16(h4 + 2);
+  } else if (q.proto == (v4 ? 1 : 58)) {
+    if (!headerAt(p, l4, h4, 1) || !invertibleIcmp(p.family, h4[0])) return std::nullopt;
+  }
+  // The quoted packet went the other way: its inverse is a tuple of the connection.
+  Tuple inv;
+  inv.proto = q.proto;
+  inv.src = q.dst;
+  inv.dst = q.src;
+  inv.sport = q.dport;
+  inv.dport = q.sport;
+  auto it = flowIndex_.find(inv);
+  if (it == flowIndex_.end()) return std::nullopt;
+  // The error must go where that direction of the connection goes, or a
+  // host could make any packet RELATED by quoting someone else's connection.
+  if (!(p.dst == inv.dst)) return std::nullopt;
+  return FlowRef{it->second.first, it->second.second, false, true};
+}
+
+void HookPipeline::forget(size_t idx) {
+  for (const Tuple& t : {flows_[idx].orig, flows_[idx].reply()})
+    if (auto it = flowIndex_.find(t); it != flowIndex_.end() && it->second.first == idx) flowIndex_.erase(it);
+}
+
+HookPipeline::Unconfirmed::~Unconfirmed() {
+  using F = PipelineResult::Fate;
+  if (flow.first && out.fate != F::Forwarded && out.fate != F::Delivered && out.fate != F::Sent) pipe.forget(flow.idx);
+}
+
 // The packet's connection: known by its original or its reply tuple, or a
 // new one. ICMP has no ports here: all of it between two hosts is one flow.
+// An ICMP error is never looked up by its own tuple: it belongs to the
+// connection it quotes, or (a first packet that cannot open one) to none.
 HookPipeline::FlowRef HookPipeline::lookupFlow(const PacketView& p) {
   const Tuple t = tupleOf(p);
-  if (auto it = flowIndex_.find(t); it != flowIndex_.end()) return {it->second.first, it->second.second, false};
+  const bool error = isIcmpError(p);
+  if (error) {
+    if (auto rel = relatedFlow(p)) return *rel;
+  } else if (auto it = flowIndex_.find(t); it != flowIndex_.end()) {
+    return {it->second.first, it->second.second, false};
+  }
   Flow f;
   f.orig = t;
   flows_.push_back(f);
@@ -123,8 +206,8 @@ namespace {
 // Can this packet open a connection (nf_conntrack_proto_*: tcp_new, icmp_new)?
 // TCP: a SYN, or (nf_conntrack_tcp_loose, the default) a bare ACK picked up
 // mid-stream; not a SYN/ACK, FIN or RST. ICMP: the request types; errors and
-// replies open nothing (an error about a known connection would be RELATED,
-// not modelled here: INVALID).
+// replies open nothing (an error about a known connection is RELATED: see
+// relatedFlow).
 bool opensConnection(const PacketView& p) {
   if (p.fragoff != 0) return true;  // later fragments: the kernel tracks the reassembled packet
   uint8_t h[14];
@@ -146,19 +229,31 @@ bool opensConnection(const PacketView& p) {
 }  // namespace
 
 void HookPipeline::track(PacketView& pv, const FlowRef& f, bool notrack) {
+  // An untracked or invalid first packet makes no conntrack entry: the
+  // next packet of its tuple starts afresh.
   if (notrack) {
+    if (f.first) forget(f.idx);
     pv.ct.state = kCtUntracked;
     return;
   }
   Flow& flow = flows_[f.idx];
   if (f.first) flow.valid = opensConnection(pv);
   if (!flow.valid) {
+    forget(f.idx);
     pv.ct.state = kCtInvalid;
     return;
   }
-  // NEW until the other side answered; ESTABLISHED from the first reply on.
-  if (f.reply) flow.replySeen = true;
-  pv.ct.state = flow.replySeen ? kCtEstablished : kCtNew;
+  if (f.related) {
+    // An ICMP error leaves its connection's state alone.
+    pv.ct.state = kCtRelated;
+  } else {
+    // NEW until the other side answered; ESTABLISHED from the first reply on.
+    if (f.reply) flow.replySeen = true;
+    pv.ct.state = flow.replySeen ? kCtEstablished : kCtNew;
+  }
+  // SEEN_REPLY is set before the packet's later hooks; only a first packet
+  // is unconfirmed.
+  pv.ct.status = (flow.replySeen ? meta::kIpsSeenReply : 0) | (f.first ? 0 : meta::kIpsConfirmed);
   pv.ct.dir = f.reply ? 1 : 0;
   pv.ct.l4proto = flow.orig.proto;
 }
@@ -319,6 +414,8 @@ void HookPipeline::rewrite(PacketView& pv, bool source, const Manip& m, Hook h, 
 
 bool HookPipeline::natHook(PacketView& pv, Hook h, const FlowRef& f, PipelineResult& out, uint64_t nowNs,
                            uint64_t wallSec) {
+  // nf_nat_inet_fn: a packet without a conntrack entry passes nat untouched.
+  if (pv.ct.state & (kCtInvalid | kCtUntracked)) return true;
   if (f.first) {
     std::optional<NatRequest> req;
     if (!runHook(pv, "nat", h, out, nowNs, wallSec, &req)) return false;
@@ -412,6 +509,7 @@ PipelineResult HookPipeline::processLocal(uint8_t* l3, uint32_t len, uint64_t no
   pv.mark = mark;
   pv.outIface = routeIface(pv.dst);
   const FlowRef flow = lookupFlow(pv);
+  const Unconfirmed unconfirmed{*this, flow, out};
   auto hook = [&](const char* table, Hook h) { return runHook(pv, table, h, out, nowNs, wallSec); };
   const IpAddr routedTo = pv.dst;
   if (!hook("raw", Hook::LocalOut)) return out;
@@ -479,6 +577,7 @@ PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType,
   };
 
   const FlowRef flow = lookupFlow(pv);
+  const Unconfirmed unconfirmed{*this, flow, out};
   auto nat = [&](Hook h) { return natHook(pv, h, flow, out, nowNs, wallSec); };
   if (!hook("raw", Hook::PreRouting)) {
     afterReject();

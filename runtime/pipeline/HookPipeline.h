@@ -120,11 +120,13 @@ class HookPipeline {
     bool valid = true;  // its first packet could open a connection
     Tuple reply() const;
   };
-  // The packet's connection, its direction, and whether it opened it.
+  // The packet's connection, its direction, and whether it opened it (or,
+  // for an ICMP error about the connection, is RELATED to it).
   struct FlowRef {
     size_t idx = 0;
     bool reply = false;
     bool first = false;
+    bool related = false;
   };
   bool isLocal(const IpAddr& a) const;
   std::string routeIface(const IpAddr& dst) const;
@@ -137,6 +139,19 @@ class HookPipeline {
   bool isMartianSource(const PacketView& p) const;
   Tuple tupleOf(const PacketView& p) const;
   FlowRef lookupFlow(const PacketView& p);
+  // The known connection an ICMP error quotes (nf_conntrack_inet_error).
+  std::optional<FlowRef> relatedFlow(const PacketView& p) const;
+  // A first packet that created no conntrack entry: later packets must not find it.
+  void forget(size_t idx);
+  // __nf_conntrack_confirm: a connection exists once its first packet got
+  // through (POSTROUTING or INPUT); a first packet that died on the way
+  // takes its entry with it. Checked when the packet's processing ends.
+  struct Unconfirmed {
+    HookPipeline& pipe;
+    const FlowRef& flow;
+    const PipelineResult& out;
+    ~Unconfirmed();
+  };
   // The conntrack core after the raw table: the packet's ctstate.
   void track(PacketView& pv, const FlowRef& f, bool notrack);
   // After a nat hook bound the connection: its NAT status bits.

@@ -117,27 +117,32 @@ Topology::Topology(Family f) : family_(f) {
   fw_->check({"ip", "-6", "address", "add", a6.in0 + "/64", "dev", "in0", "nodad"});
   fw_->check({"ip", "-6", "address", "add", a6.out0 + "/64", "dev", "out0", "nodad"});
   const auto sinkMac = readMac(*sink_, "vsink");
+  vsinkMac_ = sinkMac;
+  out0Mac_ = readMac(*fw_, "out0");
   in0Mac_ = readMac(*fw_, "in0");
   vsrcMac_ = readMac(*src_, "vsrc");
   fw_->check({"ip", "neigh", "replace", a4.sinkHop, "lladdr", macText(sinkMac), "dev", "out0", "nud", "permanent"});
   fw_->check({"ip", "-6", "neigh", "replace", a6.sinkHop, "lladdr", macText(sinkMac), "dev", "out0", "nud", "permanent"});
   fw_->check({"ip", "route", "add", "default", "via", a4.sinkHop, "dev", "out0"});
   fw_->check({"ip", "-6", "route", "add", "default", "via", a6.sinkHop, "dev", "out0"});
-  // Every other address of in0's network is a static neighbour on src, so
+  // Every other address of in0's networks (.2 to .254, ::2 to ::fe) is a static neighbour on src, so
   // the firewall's answers to on-link sources leave at once instead of
   // failing neighbour resolution seconds later with a host-unreachable of
   // their own (which would count in a later test's OUTPUT chain).
   std::string batch;
-  for (int host = 2; host < 255; ++host)
-    batch += "neigh replace 192.0.2." + std::to_string(host) + " lladdr " + macText(vsrcMac_) +
-             " dev in0 nud permanent\n";
+  for (int host = 2; host < 255; ++host) {
+    char v6[48];
+    std::snprintf(v6, sizeof v6, "2001:db8:1::%x", host);
+    for (const std::string addr : {"192.0.2." + std::to_string(host), std::string(v6)})
+      batch += "neigh replace " + addr + " lladdr " + macText(vsrcMac_) + " dev in0 nud permanent\n";
+  }
   auto nb = fw_->exec({"ip", "-batch", "-"}, batch);
   if (!nb.ok()) throw std::runtime_error("static neighbours on in0: " + nb.describe());
   // The sink only watches: its own stack must not answer what arrives.
   sink_->check({"iptables-legacy", "-t", "raw", "-A", "PREROUTING", "-j", "DROP"});
   src_->check({"iptables-legacy", "-t", "raw", "-A", "PREROUTING", "-j", "DROP"});
   txFd_ = packetSocketIn(*src_, "vsrc", &txIfindex_);
-  rxFd_ = packetSocketIn(*sink_, "vsink", nullptr);
+  rxFd_ = packetSocketIn(*sink_, "vsink", &rxIfindex_);
   // Let the interfaces' start-up traffic (MLD for the solicited-node groups) pass.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
 }
@@ -170,35 +175,45 @@ RestoreResult Topology::load(const std::string& rules) {
 std::string Topology::saveCounters() const { return fw_->save(family_, true); }
 
 std::vector<std::vector<uint8_t>> Topology::send(const std::vector<std::vector<uint8_t>>& ipPackets) {
-  // Drain anything stale at the sink.
+  return inject(txFd_, txIfindex_, in0Mac_, vsrcMac_, rxFd_, ipPackets);
+}
+
+std::vector<std::vector<uint8_t>> Topology::sendFromSink(const std::vector<std::vector<uint8_t>>& ipPackets) {
+  return inject(rxFd_, rxIfindex_, out0Mac_, vsinkMac_, txFd_, ipPackets);
+}
+
+std::vector<std::vector<uint8_t>> Topology::inject(int txFd, int txIfindex, const std::array<uint8_t, 6>& dstMac,
+                                                   const std::array<uint8_t, 6>& srcMac, int rxFd,
+                                                   const std::vector<std::vector<uint8_t>>& ipPackets) {
+  // Drain anything stale at the receiving end.
   uint8_t buf[65536];
-  while (::recv(rxFd_, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+  while (::recv(rxFd, buf, sizeof buf, MSG_DONTWAIT) > 0) {
   }
   const uint16_t etherType = family_ == Family::IPv4 ? 0x0800 : 0x86dd;
   for (const auto& p : ipPackets) {
-    std::vector<uint8_t> frame(in0Mac_.begin(), in0Mac_.end());
-    frame.insert(frame.end(), vsrcMac_.begin(), vsrcMac_.end());
+    std::vector<uint8_t> frame(dstMac.begin(), dstMac.end());
+    frame.insert(frame.end(), srcMac.begin(), srcMac.end());
     frame.push_back(uint8_t(etherType >> 8));
     frame.push_back(uint8_t(etherType));
     frame.insert(frame.end(), p.begin(), p.end());
     sockaddr_ll sll{};
     sll.sll_family = AF_PACKET;
-    sll.sll_ifindex = txIfindex_;
+    sll.sll_ifindex = txIfindex;
     sll.sll_halen = 6;
-    std::memcpy(sll.sll_addr, in0Mac_.data(), 6);
-    if (::sendto(txFd_, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&sll), sizeof sll) < 0)
+    std::memcpy(sll.sll_addr, dstMac.data(), 6);
+    if (::sendto(txFd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&sll), sizeof sll) < 0)
       throw std::runtime_error(std::string("sendto: ") + std::strerror(errno));
   }
   // veth delivers in order through the backlog; wait until it has been quiet.
   std::vector<std::vector<uint8_t>> got;
   auto quietSince = std::chrono::steady_clock::now();
   for (;;) {
-    pollfd pfd{rxFd_, POLLIN, 0};
+    pollfd pfd{rxFd, POLLIN, 0};
     int n = ::poll(&pfd, 1, 50);
     if (n > 0) {
       sockaddr_ll from{};
       socklen_t fl = sizeof from;
-      ssize_t len = ::recvfrom(rxFd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+      ssize_t len = ::recvfrom(rxFd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
       if (len > 14 && from.sll_pkttype != PACKET_OUTGOING) {
         uint16_t et = uint16_t(buf[12] << 8 | buf[13]);
         if (et == etherType) got.emplace_back(buf + 14, buf + len);

@@ -37,15 +37,24 @@ class Topology {
   // until fw has processed them, and returns the IP packets that reached
   // sink (family only).
   std::vector<std::vector<uint8_t>> send(const std::vector<std::vector<uint8_t>>& ipPackets);
+  // The reply direction: sends each IP packet from sink as an Ethernet frame
+  // to out0's MAC, waits until fw has processed them, and returns the IP
+  // packets that reached src (fw routes in0's network back out in0).
+  std::vector<std::vector<uint8_t>> sendFromSink(const std::vector<std::vector<uint8_t>>& ipPackets);
   // iptables-save -c of fw, comment lines removed.
   std::string saveCounters() const;
 
  private:
   Family family_;
   std::unique_ptr<Netns> src_, fw_, sink_;
-  std::array<uint8_t, 6> in0Mac_{}, vsrcMac_{};
+  // Frames from `txFd` (dst → src MAC), then what arrives on `rxFd`.
+  std::vector<std::vector<uint8_t>> inject(int txFd, int txIfindex, const std::array<uint8_t, 6>& dstMac,
+                                           const std::array<uint8_t, 6>& srcMac, int rxFd,
+                                           const std::vector<std::vector<uint8_t>>& ipPackets);
+  std::array<uint8_t, 6> in0Mac_{}, vsrcMac_{}, out0Mac_{}, vsinkMac_{};
+  // One AF_PACKET socket per end host, each sending and capturing there.
   int txFd_ = -1, rxFd_ = -1;
-  int txIfindex_ = 0;
+  int txIfindex_ = 0, rxIfindex_ = 0;
 };
 
 }  // namespace nfjit::testing
