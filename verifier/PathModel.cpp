@@ -41,6 +41,31 @@ const char* pathKindName(PathKind k) {
   return "?";
 }
 
+namespace {
+// A NEW packet opens its connection, as the pipeline that replays path
+// witnesses (HookPipeline's opensConnection) and the kernel's trackers
+// see it: TCP with SYN or a bare ACK picked up mid-stream (tcp_loose), an
+// ICMP query; any other first packet is INVALID and skips the nat chains.
+z3::expr newPacketOpens(const SymPacket& p) {
+  z3::context& c = p.src.ctx();
+  auto bv8 = [&](unsigned v) { return c.bv_val(v, 8); };
+  const z3::expr isNew = (p.ctstate & bv8(0x1f)) == bv8(kCtNew);
+  const z3::expr tcpFlags = p.tcpFlags & bv8(0x17);  // FIN SYN RST ACK
+  const z3::expr tcpOpens = tcpFlags == bv8(0x02) || tcpFlags == bv8(0x10);
+  z3::expr icmpOpens = c.bool_val(true);
+  z3::expr icmpProto = bv8(1);
+  if (p.family == Family::IPv4) {
+    icmpOpens = p.icmpType == bv8(8) || p.icmpType == bv8(13) || p.icmpType == bv8(15) || p.icmpType == bv8(17);
+  } else {
+    icmpProto = bv8(58);
+    icmpOpens = p.icmpType == bv8(128) || p.icmpType == bv8(139);
+  }
+  const z3::expr firstFragment = p.frag == c.bv_val(0, 1);
+  return z3::implies(isNew && firstFragment,
+                     z3::implies(p.proto == bv8(6), tcpOpens) && z3::implies(p.proto == icmpProto, icmpOpens));
+}
+}  // namespace
+
 PathModel::PathModel(const ChainModel& m, PathKind kind, const std::optional<HostModel>& host)
     : m_(m),
       kind_(kind),
@@ -71,7 +96,7 @@ PathModel::PathModel(const ChainModel& m, PathKind kind, const std::optional<Hos
   };
   if (kind == PathKind::Output) {
     // A socket may set any mark (SO_MARK); the source is the host's.
-    domain_ = p.wellFormed(Hook::LocalOut);
+    domain_ = p.wellFormed(Hook::LocalOut) && newPacketOpens(p);
     if (host) domain_ = domain_ && hostConstraint(p, *host, Hook::LocalOut);
     preRouting_ = false;
     run(kOut);
@@ -82,7 +107,7 @@ PathModel::PathModel(const ChainModel& m, PathKind kind, const std::optional<Hos
   // forward path the chains before routing see it one higher.
   mark_ = c.bv_val(0, 32);
   const Hook at = kind == PathKind::Input ? Hook::LocalIn : Hook::Forward;
-  domain_ = p.wellFormed(at);
+  domain_ = p.wellFormed(at) && newPacketOpens(p);
   domain_ = domain_ && receivedConstraint(p, kind == PathKind::Forward);
   if (host) domain_ = domain_ && hostConstraint(p, *host, Hook::PreRouting);
   preRouting_ = kind == PathKind::Forward;
