@@ -100,9 +100,9 @@ class CheckCommand final : public Command {
         return 2;
       }
       verifier::printCover(std::cerr, shown, cov);
-      if (auto use = firstConntrackUse(rs))
+      if (auto use = firstUnmodelledConntrackUse(rs))
         std::cerr << shown << ":" << use->loc.line << ":" << (use->loc.col ? use->loc.col : 1) << ": note: " << use->what
-                  << " needs connection tracking: nfjit replay refuses this ruleset for now\n";
+                  << " needs connection tracking nfjit replay does not model yet: it refuses this ruleset\n";
       if (!writePcap(coverPcap_, cov.packets)) return 2;
     }
     return res.findings.empty() ? 0 : 1;

@@ -148,9 +148,9 @@ int runReplay(const ReplayOptions& o) {
   DiagnosticEngine diags(o.rules == "-" ? "<stdin>" : o.rules);
   ParseOptions po;
   po.family = rs.family;
-  if (auto use = firstConntrackUse(rs)) {
-    diags.error(use->loc, use->what + " needs connection tracking, which nfjit replay does not model yet; "
-                                      "only stateless rulesets can be replayed for now");
+  if (auto use = firstUnmodelledConntrackUse(rs)) {
+    diags.error(use->loc, use->what + " needs connection tracking beyond what nfjit replay models yet (-m state, "
+                                      "--ctstate/--ctstatus/--ctdir/--ctproto and NOTRACK; no nat table)");
     diags.print(std::cerr);
     return 2;
   }

@@ -1,5 +1,6 @@
-// Which parts of a ruleset need connection tracking. Until the conntrack
-// runtime exists, replay refuses them rather than give them a made-up state.
+// Which parts of a ruleset need connection tracking, and which of those the
+// reference pipeline does not model yet (replay refuses those rather than
+// give them a made-up state).
 #pragma once
 #include <optional>
 #include <string>
@@ -14,5 +15,13 @@ struct ConntrackUse {
 };
 
 std::optional<ConntrackUse> firstConntrackUse(const Ruleset& rs);
+
+// The first use HookPipeline does not model. Modelled, and compared with the
+// kernel (tests/unit/pipeline_conntrack_oracle_test.cpp and the corpus
+// oracle): -m state, -m conntrack with --ctstate/--ctstatus/--ctdir/--ctproto
+// only, NOTRACK and CT --notrack. Not yet: the nat table (the pipeline's NAT
+// is compared with the kernel on single connections, but disagreed on
+// corpus rulesets).
+std::optional<ConntrackUse> firstUnmodelledConntrackUse(const Ruleset& rs);
 
 }  // namespace nfjit

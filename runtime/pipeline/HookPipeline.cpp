@@ -86,6 +86,7 @@ std::string NatRewrite::describe(Family f) const {
 HookPipeline::Tuple HookPipeline::Flow::reply() const {
   Tuple r;
   r.proto = orig.proto;
+  r.icmp = orig.icmp == 1 ? 2 : orig.icmp == 2 ? 1 : 0;
   r.src = dnat ? dnat->addr : orig.dst;
   r.sport = dnat ? dnat->port : orig.dport;
   r.dst = snat ? snat->addr : orig.src;
@@ -107,6 +108,30 @@ HookPipeline::Tuple HookPipeline::tupleOf(const PacketView& p) const {
 }
 
 namespace {
+// ICMP types whose tuple conntrack can invert (the query/answer pairs): a
+// quoted ICMP packet of another type relates to nothing.
+bool invertibleIcmp(Family f, uint8_t type) {
+  if (f == Family::IPv4) return type == 0 || type == 8 || (type >= 13 && type <= 18);
+  return type == 128 || type == 129 || type == 139 || type == 140;
+}
+bool icmpQuery(Family f, uint8_t type) {
+  if (f == Family::IPv4) return type == 8 || type == 13 || type == 15 || type == 17;
+  return type == 128 || type == 139;
+}
+}  // namespace
+
+HookPipeline::Tuple HookPipeline::connTupleOf(const PacketView& p) const {
+  Tuple t = tupleOf(p);
+  uint8_t icmp[6];
+  if (p.protocol == (p.family == Family::IPv4 ? 1 : 58) && p.fragoff == 0 && headerAt(p, p.thoff, icmp, 6) &&
+      invertibleIcmp(p.family, icmp[0])) {
+    t.sport = t.dport = be16(icmp + 4);
+    t.icmp = icmpQuery(p.family, icmp[0]) ? 1 : 2;
+  }
+  return t;
+}
+
+namespace {
 // The ICMP errors conntrack relates to the connection they quote
 // (icmp_error / icmpv6_error); anything else is looked up by its own tuple.
 bool isIcmpError(const PacketView& p) {
@@ -117,12 +142,6 @@ bool isIcmpError(const PacketView& p) {
   return p.family == Family::IPv6 && p.protocol == 58 && type < 128;
 }
 
-// ICMP types whose tuple conntrack can invert (the query/answer pairs): a
-// quoted ICMP packet of another type relates to nothing.
-bool invertibleIcmp(Family f, uint8_t type) {
-  if (f == Family::IPv4) return type == 0 || type == 8 || (type >= 13 && type <= 18);
-  return type == 128 || type == 129 || type == 139 || type == 140;
-}
 }  // namespace
 
 std::optional<HookPipeline::FlowRef> HookPipeline::relatedFlow(const PacketView& p) const {
@@ -154,11 +173,15 @@ std::optional<HookPipeline::FlowRef> HookPipeline::relatedFlow(const PacketView&
     q.sport = be16(h4);
     q.dport = be16(h4 + 2);
   } else if (q.proto == (v4 ? 1 : 58)) {
-    if (!headerAt(p, l4, h4, 1) || !invertibleIcmp(p.family, h4[0])) return std::nullopt;
+    uint8_t qi[6];
+    if (!headerAt(p, l4, qi, 6) || !invertibleIcmp(p.family, qi[0])) return std::nullopt;
+    q.sport = q.dport = be16(qi + 4);  // as connTupleOf keys it
+    q.icmp = icmpQuery(p.family, qi[0]) ? 1 : 2;
   }
   // The quoted packet went the other way: its inverse is a tuple of the connection.
   Tuple inv;
   inv.proto = q.proto;
+  inv.icmp = q.icmp == 1 ? 2 : q.icmp == 2 ? 1 : 0;
   inv.src = q.dst;
   inv.dst = q.src;
   inv.sport = q.dport;
@@ -186,7 +209,7 @@ HookPipeline::Unconfirmed::~Unconfirmed() {
 // An ICMP error is never looked up by its own tuple: it belongs to the
 // connection it quotes, or (a first packet that cannot open one) to none.
 HookPipeline::FlowRef HookPipeline::lookupFlow(const PacketView& p) {
-  const Tuple t = tupleOf(p);
+  const Tuple t = connTupleOf(p);
   const bool error = isIcmpError(p);
   if (error) {
     if (auto rel = relatedFlow(p)) return *rel;
@@ -208,6 +231,11 @@ namespace {
 // mid-stream; not a SYN/ACK, FIN or RST. ICMP: the request types; errors and
 // replies open nothing (an error about a known connection is RELATED: see
 // relatedFlow).
+uint8_t tcpFlagsOf(const PacketView& p) {
+  uint8_t h[14];
+  return headerAt(p, p.thoff, h, 14) ? h[13] : 0;
+}
+
 bool opensConnection(const PacketView& p) {
   if (p.fragoff != 0) return true;  // later fragments: the kernel tracks the reassembled packet
   uint8_t h[14];
@@ -237,7 +265,10 @@ void HookPipeline::track(PacketView& pv, const FlowRef& f, bool notrack) {
     return;
   }
   Flow& flow = flows_[f.idx];
-  if (f.first) flow.valid = opensConnection(pv);
+  if (f.first) {
+    flow.valid = opensConnection(pv);
+    flow.tcpSyn = flow.valid && pv.protocol == 6 && pv.fragoff == 0 && (tcpFlagsOf(pv) & 0x17) == 0x02;
+  }
   if (!flow.valid) {
     forget(f.idx);
     pv.ct.state = kCtInvalid;
@@ -247,6 +278,12 @@ void HookPipeline::track(PacketView& pv, const FlowRef& f, bool notrack) {
     // An ICMP error leaves its connection's state alone.
     pv.ct.state = kCtRelated;
   } else {
+    // The TCP tracker in SYN_SENT: an answer without SYN or RST (a bare
+    // ACK, a FIN) is INVALID and leaves the connection waiting.
+    if (f.reply && !flow.replySeen && flow.tcpSyn && pv.fragoff == 0 && !(tcpFlagsOf(pv) & 0x06)) {
+      pv.ct.state = kCtInvalid;
+      return;
+    }
     // NEW until the other side answered; ESTABLISHED from the first reply on.
     if (f.reply) flow.replySeen = true;
     pv.ct.state = flow.replySeen ? kCtEstablished : kCtNew;
@@ -277,7 +314,7 @@ void HookPipeline::bind(const PacketView& pv, Hook h, const NatRequest& n, Flow&
   const bool source = sourceManipHook(h);
   const bool wantsSource = n.kind == K::Snat || n.kind == K::Masquerade || (n.kind == K::Netmap && n.netmapSource);
   if (source != wantsSource) return;  // the target's hook check keeps this from happening
-  const Tuple cur = tupleOf(pv);
+  const Tuple cur = connTupleOf(pv);  // an ICMP id stays the reply tuple's "port"
   const IpAddr curAddr = source ? cur.src : cur.dst;
   const uint16_t curPort = source ? cur.sport : cur.dport;
   IpAddr lo = n.minAddr, hi = n.maxAddr;
@@ -508,7 +545,8 @@ PipelineResult HookPipeline::processLocal(uint8_t* l3, uint32_t len, uint64_t no
   pv.localSource = true;
   pv.mark = mark;
   pv.outIface = routeIface(pv.dst);
-  const FlowRef flow = lookupFlow(pv);
+  const FlowRef flow = attached_ ? *attached_ : lookupFlow(pv);
+  attached_.reset();
   const Unconfirmed unconfirmed{*this, flow, out};
   auto hook = [&](const char* table, Hook h) { return runHook(pv, table, h, out, nowNs, wallSec); };
   const IpAddr routedTo = pv.dst;
@@ -564,20 +602,24 @@ PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType,
   pv.srcMac = srcMac;
   pv.inIface = inIface.empty() ? host_.inIface : inIface;
   auto hook = [&](const char* table, Hook h) { return runHook(pv, table, h, out, nowNs, wallSec); };
+  const FlowRef flow = lookupFlow(pv);
+  const Unconfirmed unconfirmed{*this, flow, out};
   // REJECT's reply leaves through the OUTPUT path.
   auto afterReject = [&]() {
     if (!out.effects.rejectSent || !host_.localReplies) return;
     std::optional<std::vector<uint8_t>> reply;
     if (out.effects.rejectType == 255) {
       reply = buildTcpReset(pv);
+      // nf_send_reset attaches the rejected packet's connection (if it has
+      // one) to the reset: RELATED, in the other direction.
+      if (reply && !(pv.ct.state & (kCtInvalid | kCtUntracked)) && pv.ct.state)
+        attached_ = FlowRef{flow.idx, !flow.reply, false, true};
     } else {
       reply = buildIcmpError(pv, out.effects.rejectType, out.effects.rejectCode, icmpErrorSource(pv));
     }
     if (reply) sendLocal(std::move(*reply), out, nowNs, wallSec);
   };
 
-  const FlowRef flow = lookupFlow(pv);
-  const Unconfirmed unconfirmed{*this, flow, out};
   auto nat = [&](Hook h) { return natHook(pv, h, flow, out, nowNs, wallSec); };
   if (!hook("raw", Hook::PreRouting)) {
     afterReject();

@@ -103,8 +103,10 @@ class HookPipeline {
     IpAddr src, dst;
     uint16_t sport = 0, dport = 0;
     uint8_t proto = 0;
+    uint8_t icmp = 0;  // ICMP queries and answers (connTupleOf): 1 a query, 2 its answer
     bool operator<(const Tuple& o) const {
-      return std::tie(src.b, dst.b, sport, dport, proto) < std::tie(o.src.b, o.dst.b, o.sport, o.dport, o.proto);
+      return std::tie(src.b, dst.b, sport, dport, proto, icmp) <
+             std::tie(o.src.b, o.dst.b, o.sport, o.dport, o.proto, o.icmp);
     }
   };
   struct Manip {
@@ -118,6 +120,7 @@ class HookPipeline {
     std::optional<Manip> dnat, snat;
     bool replySeen = false;
     bool valid = true;  // its first packet could open a connection
+    bool tcpSyn = false;  // opened by a TCP SYN: the answer must be a SYN (with or without ACK) or a RST
     Tuple reply() const;
   };
   // The packet's connection, its direction, and whether it opened it (or,
@@ -138,6 +141,13 @@ class HookPipeline {
                std::optional<NatRequest>* nat = nullptr);
   bool isMartianSource(const PacketView& p) const;
   Tuple tupleOf(const PacketView& p) const;
+  // tupleOf, plus for ICMP queries and answers the id (as both "ports") and
+  // which of the two it is, as conntrack keys them: an answer with another
+  // id, or a query going the other way, answers nothing.
+  Tuple connTupleOf(const PacketView& p) const;
+  // REJECT's TCP reset carries the rejected packet's connection as RELATED
+  // (nf_ct_attach); set while processLocal handles that reset.
+  std::optional<FlowRef> attached_;
   FlowRef lookupFlow(const PacketView& p);
   // The known connection an ICMP error quotes (nf_conntrack_inet_error).
   std::optional<FlowRef> relatedFlow(const PacketView& p) const;

@@ -210,15 +210,15 @@ TEST_P(OracleTest, RandomRulesetsMatchKernelCounters) {
   }
 }
 
-// Corpus files the kernel accepts and that need no connection tracking (the
-// scope of this oracle until the conntrack runtime exists), with packets
-// aimed at their own rules.
+// Corpus files the kernel accepts whose connection tracking, if any, the
+// pipeline models (firstUnmodelledConntrackUse: states, NOTRACK; no nat
+// table yet), with packets aimed at their own rules.
 struct CorpusCase {
   std::string path;
   Family family;
 };
 
-std::vector<CorpusCase> statelessCorpus() {
+std::vector<CorpusCase> modelledCorpus() {
   std::vector<CorpusCase> out;
   for (const ManifestRow& row : readCorpusManifest(std::string(NFJIT_SHARED_DIR) + "/corpus")) {
     if (!row.kernelAccepts) continue;
@@ -230,7 +230,7 @@ std::vector<CorpusCase> statelessCorpus() {
     ParseOptions po;
     po.family = f;
     Ruleset rs = parseRestore(*text, po, d);
-    if (d.hasErrors() || firstConntrackUse(rs)) continue;
+    if (d.hasErrors() || firstUnmodelledConntrackUse(rs)) continue;
     out.push_back({path, f});
   }
   return out;
@@ -279,7 +279,7 @@ TEST_P(OracleCorpusTest, CountersMatchKernel) {
   ADD_FAILURE() << cc.path << " differs from the kernel\n" << (reproducer.empty() ? v.diff : reproducer);
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, OracleCorpusTest, ::testing::ValuesIn(statelessCorpus()),
+INSTANTIATE_TEST_SUITE_P(Corpus, OracleCorpusTest, ::testing::ValuesIn(modelledCorpus()),
                          [](const auto& info) {
                            std::string n = std::filesystem::path(info.param.path).parent_path().filename().string() +
                                            "_" + std::filesystem::path(info.param.path).filename().string();
