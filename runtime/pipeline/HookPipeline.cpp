@@ -231,11 +231,6 @@ namespace {
 // mid-stream; not a SYN/ACK, FIN or RST. ICMP: the request types; errors and
 // replies open nothing (an error about a known connection is RELATED: see
 // relatedFlow).
-uint8_t tcpFlagsOf(const PacketView& p) {
-  uint8_t h[14];
-  return headerAt(p, p.thoff, h, 14) ? h[13] : 0;
-}
-
 bool opensConnection(const PacketView& p) {
   if (p.fragoff != 0) return true;  // later fragments: the kernel tracks the reassembled packet
   uint8_t h[14];
@@ -265,10 +260,7 @@ void HookPipeline::track(PacketView& pv, const FlowRef& f, bool notrack) {
     return;
   }
   Flow& flow = flows_[f.idx];
-  if (f.first) {
-    flow.valid = opensConnection(pv);
-    flow.tcpSyn = flow.valid && pv.protocol == 6 && pv.fragoff == 0 && (tcpFlagsOf(pv) & 0x17) == 0x02;
-  }
+  if (f.first) flow.valid = opensConnection(pv);
   if (!flow.valid) {
     forget(f.idx);
     pv.ct.state = kCtInvalid;
@@ -278,12 +270,6 @@ void HookPipeline::track(PacketView& pv, const FlowRef& f, bool notrack) {
     // An ICMP error leaves its connection's state alone.
     pv.ct.state = kCtRelated;
   } else {
-    // The TCP tracker in SYN_SENT: an answer without SYN or RST (a bare
-    // ACK, a FIN) is INVALID and leaves the connection waiting.
-    if (f.reply && !flow.replySeen && flow.tcpSyn && pv.fragoff == 0 && !(tcpFlagsOf(pv) & 0x06)) {
-      pv.ct.state = kCtInvalid;
-      return;
-    }
     // NEW until the other side answered; ESTABLISHED from the first reply on.
     if (f.reply) flow.replySeen = true;
     pv.ct.state = flow.replySeen ? kCtEstablished : kCtNew;

@@ -120,7 +120,6 @@ class HookPipeline {
     std::optional<Manip> dnat, snat;
     bool replySeen = false;
     bool valid = true;  // its first packet could open a connection
-    bool tcpSyn = false;  // opened by a TCP SYN: the answer must be a SYN (with or without ACK) or a RST
     Tuple reply() const;
   };
   // The packet's connection, its direction, and whether it opened it (or,
