@@ -84,13 +84,9 @@ std::string NatRewrite::describe(Family f) const {
 }
 
 HookPipeline::Tuple HookPipeline::Flow::reply() const {
-  Tuple r;
-  r.proto = orig.proto;
-  r.icmp = orig.icmp == 1 ? 2 : orig.icmp == 2 ? 1 : 0;
-  r.src = dnat ? dnat->addr : orig.dst;
-  r.sport = dnat ? dnat->port : orig.dport;
-  r.dst = snat ? snat->addr : orig.src;
-  r.dport = snat ? snat->port : orig.sport;
+  Tuple r = orig.inverse();
+  if (dnat) r.src = dnat->addr, r.sport = dnat->port;
+  if (snat) r.dst = snat->addr, r.dport = snat->port;
   return r;
 }
 
@@ -118,16 +114,23 @@ bool icmpQuery(Family f, uint8_t type) {
   if (f == Family::IPv4) return type == 8 || type == 13 || type == 15 || type == 17;
   return type == 128 || type == 139;
 }
+// An ICMP query or answer as conntrack keys it, from the first 6 bytes of
+// its header: the id and which of the two it is (1 query, 2 answer). None
+// for other ICMP types.
+std::optional<std::pair<uint16_t, uint8_t>> icmpKey(Family f, const uint8_t* icmp) {
+  if (!invertibleIcmp(f, icmp[0])) return std::nullopt;
+  return std::make_pair(be16(icmp + 4), uint8_t(icmpQuery(f, icmp[0]) ? 1 : 2));
+}
 }  // namespace
 
 HookPipeline::Tuple HookPipeline::connTupleOf(const PacketView& p) const {
   Tuple t = tupleOf(p);
   uint8_t icmp[6];
-  if (p.protocol == (p.family == Family::IPv4 ? 1 : 58) && p.fragoff == 0 && headerAt(p, p.thoff, icmp, 6) &&
-      invertibleIcmp(p.family, icmp[0])) {
-    t.sport = t.dport = be16(icmp + 4);
-    t.icmp = icmpQuery(p.family, icmp[0]) ? 1 : 2;
-  }
+  if (p.protocol == (p.family == Family::IPv4 ? 1 : 58) && p.fragoff == 0 && headerAt(p, p.thoff, icmp, 6))
+    if (auto key = icmpKey(p.family, icmp)) {
+      t.sport = t.dport = key->first;
+      t.icmp = key->second;
+    }
   return t;
 }
 
@@ -174,18 +177,13 @@ std::optional<HookPipeline::FlowRef> HookPipeline::relatedFlow(const PacketView&
     q.dport = be16(h4 + 2);
   } else if (q.proto == (v4 ? 1 : 58)) {
     uint8_t qi[6];
-    if (!headerAt(p, l4, qi, 6) || !invertibleIcmp(p.family, qi[0])) return std::nullopt;
-    q.sport = q.dport = be16(qi + 4);  // as connTupleOf keys it
-    q.icmp = icmpQuery(p.family, qi[0]) ? 1 : 2;
+    const auto key = headerAt(p, l4, qi, 6) ? icmpKey(p.family, qi) : std::nullopt;
+    if (!key) return std::nullopt;
+    q.sport = q.dport = key->first;
+    q.icmp = key->second;
   }
   // The quoted packet went the other way: its inverse is a tuple of the connection.
-  Tuple inv;
-  inv.proto = q.proto;
-  inv.icmp = q.icmp == 1 ? 2 : q.icmp == 2 ? 1 : 0;
-  inv.src = q.dst;
-  inv.dst = q.src;
-  inv.sport = q.dport;
-  inv.dport = q.sport;
+  const Tuple inv = q.inverse();
   auto it = flowIndex_.find(inv);
   if (it == flowIndex_.end()) return std::nullopt;
   // The error must go where that direction of the connection goes, or a
@@ -205,7 +203,8 @@ HookPipeline::Unconfirmed::~Unconfirmed() {
 }
 
 // The packet's connection: known by its original or its reply tuple, or a
-// new one. ICMP has no ports here: all of it between two hosts is one flow.
+// new one. ICMP queries and answers are keyed by their id (connTupleOf); any
+// other ICMP between two hosts is one flow.
 // An ICMP error is never looked up by its own tuple: it belongs to the
 // connection it quotes, or (a first packet that cannot open one) to none.
 HookPipeline::FlowRef HookPipeline::lookupFlow(const PacketView& p) {

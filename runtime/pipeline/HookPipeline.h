@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "compiler/interp/Interpreter.h"
@@ -104,6 +105,14 @@ class HookPipeline {
     uint16_t sport = 0, dport = 0;
     uint8_t proto = 0;
     uint8_t icmp = 0;  // ICMP queries and answers (connTupleOf): 1 a query, 2 its answer
+    // The same connection seen from the other side.
+    Tuple inverse() const {
+      Tuple r = *this;
+      std::swap(r.src, r.dst);
+      std::swap(r.sport, r.dport);
+      r.icmp = icmp == 1 ? 2 : icmp == 2 ? 1 : 0;
+      return r;
+    }
     bool operator<(const Tuple& o) const {
       return std::tie(src.b, dst.b, sport, dport, proto, icmp) <
              std::tie(o.src.b, o.dst.b, o.sport, o.dport, o.proto, o.icmp);
