@@ -31,6 +31,8 @@ void printStats(std::ostream& o, const jit::JitStats& s, double parseSeconds) {
     << "field lookups     " << s.dimensions << "\n"
     << "intervals         " << s.intervals << "\n"
     << "bitset rows       " << s.bitsetRows << "\n"
+    << "cross groups      " << s.crossGroups << "\n"
+    << "cross entries     " << s.crossEntries << "\n"
     << "table bytes       " << s.tableBytes << "\n"
     << "residual funcs    " << s.residualFunctions << "\n"
     << "IR instructions   " << s.irInstructions << "\n"

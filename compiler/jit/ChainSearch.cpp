@@ -118,7 +118,7 @@ void buildGroupDim(Group& g, unsigned d, Field field, bool pack) {
   g.rows[d] = std::move(packed);
 }
 
-std::shared_ptr<Group> buildGroup(bool pack, const std::vector<Field>& fields,
+std::shared_ptr<Group> buildGroup(bool pack, size_t crossBudget, const std::vector<Field>& fields,
                                   std::vector<std::shared_ptr<const LoweredRule>> lowered,
                                   std::vector<const Rule*> rules, std::vector<std::shared_ptr<const Rule>> owned) {
   auto g = std::make_shared<Group>();
@@ -137,6 +137,12 @@ std::shared_ptr<Group> buildGroup(bool pack, const std::vector<Field>& fields,
   }
   g->allSum = summaries(g->all, g->words, g->sumWords);
   for (unsigned d = 0; d < fields.size(); ++d) buildGroupDim(*g, d, fields[d], pack);
+  if (!pack && crossBudget && fields.size() >= 2) {
+    RowSet rows[kMaxDims];
+    for (unsigned d = 0; d < fields.size(); ++d)
+      rows[d] = {g->rows[d].data(), g->sums[d].data(), uint32_t(g->nonEmpty[d].size())};
+    g->cross.build({rows, fields.size()}, g->size, g->words, g->sumWords, crossBudget);
+  }
   return g;
 }
 
@@ -259,6 +265,17 @@ struct Search {
         size_t g = w * 64 + size_t(std::countr_zero(m));
         m &= m - 1;
         uint32_t lfrom = from > s.start[g] ? from - s.start[g] : 0;
+        const Group& grp = *s.groups[g];
+        if (ND >= 2 && !grp.cross.empty()) {
+          // The first rule whose fields allow the packet: done if it needs no
+          // residual check, else the rows are searched from it on.
+          uint32_t rowOf[kRows] = {};
+          for (size_t d = 0; d < ND; ++d) rowOf[d] = s.dims[d].local[size_t(iv[d]) * ng + g];
+          uint32_t first = grp.cross.lookup(rowOf);
+          if (first == CrossProduct::kNoRule) continue;
+          if (first >= lfrom && ((grp.clean[first / 64] >> (first % 64)) & 1)) return int32_t(s.start[g] + first);
+          lfrom = std::max(lfrom, first);
+        }
         int32_t r = group(s, g, iv, lfrom, k, rt);
         if (r >= 0) return int32_t(s.start[g]) + r;
         if (r == -2) return -2;
@@ -275,6 +292,119 @@ struct Search {
     return groups(s, iv, g0, from, k, rt);
   }
 
+  static constexpr size_t kBatch = 16;
+
+  // The intervals of m <= kBatch packets, step-major over the batch: the
+  // probes of different packets are independent chains of loads.
+  static void intervals(const Snapshot& s, const JitKey* keys, size_t m, uint32_t (*iv)[kRows]) {
+    constexpr size_t B = kBatch;
+    for (size_t d = 0; d < ND; ++d) {
+      const ChainDim& cd = s.dims[d];
+      uint32_t v[B], pos[B];
+      for (size_t p = 0; p < m; ++p) {
+        std::memcpy(&v[p], reinterpret_cast<const uint8_t*>(&keys[p]) + cd.keyOffset, 4);
+        pos[p] = cd.direct ? v[p] : 0;
+      }
+      if (!cd.trie.empty()) {
+        // Level-major as well: one dependent load per level and packet.
+        const IntervalTrie& t = cd.trie;
+        uint32_t node[B] = {}, found[B] = {};
+        for (unsigned l = 0; l < t.levels(); ++l)
+          for (size_t p = 0; p < m; ++p) t.step(l, v[p], node[p], found[p]);
+        for (size_t p = 0; p < m; ++p) pos[p] = t.last(v[p], node[p], found[p]);
+      } else if (!cd.direct) {
+        const uint32_t* b = cd.bounds.data();
+        for (uint32_t step = (uint32_t(1) << cd.steps) >> 1; step; step >>= 1)
+          for (size_t p = 0; p < m; ++p) pos[p] = b[pos[p] + step - 1] <= v[p] ? pos[p] + step : pos[p];
+        for (size_t p = 0; p < m; ++p) pos[p] = std::min(pos[p], cd.last);
+      }
+      for (size_t p = 0; p < m; ++p) iv[p][d] = pos[p];
+    }
+  }
+
+  static void prefetchKeys(const JitKey* keys, size_t from, size_t to) {
+    for (size_t p = from; p < to; ++p) {
+      __builtin_prefetch(&keys[p]);
+      __builtin_prefetch(reinterpret_cast<const uint8_t*>(&keys[p]) + kOffDport);
+    }
+  }
+
+  // The batch search of a snapshot with cross products: rounds over each
+  // packet's candidate groups in rule order, each round one table load per
+  // step for all packets (step-major, so that the misses of different
+  // packets overlap). A group's answer is exact: no rule (the next group),
+  // a rule without residual checks (done), or one with them (left to
+  // groups(), as are packets still open after kRounds groups and packets
+  // that reach a group without a cross product).
+  static void crossBatch(const Snapshot& s, const JitKey* keys, size_t n, int32_t* out, void* rt) {
+    constexpr size_t B = kBatch;
+    constexpr unsigned kRounds = 4;
+    const size_t ng = s.groups.size();
+    const uint64_t valid = ng >= 64 ? ~uint64_t(0) : (uint64_t(1) << ng) - 1;
+    uint32_t iv[B][kRows], rowOf[B][kRows], cls[B];
+    uint64_t mask[B];
+    uint8_t open[B], fallback[B];
+    const Group* grp[B];
+    for (size_t base = 0; base < n; base += B) {
+      const size_t m = std::min(B, n - base);
+      prefetchKeys(keys, base + B, std::min(n, base + 2 * B));
+      intervals(s, keys + base, m, iv);
+      size_t nOpen = 0;
+      for (size_t p = 0; p < m; ++p) {
+        mask[p] = valid;
+        for (size_t d = 0; d < ND; ++d) mask[p] &= s.dims[d].gmask[size_t(iv[p][d]) * s.maskWords];
+        fallback[p] = 0;
+        out[base + p] = -1;
+        if (mask[p]) open[nOpen++] = uint8_t(p);
+        else if (s.maskWords > 1) fallback[p] = 1;  // groups past the first 64
+      }
+      for (unsigned round = 0; round < kRounds && nOpen; ++round) {
+        size_t crossing = 0;
+        for (size_t i = 0; i < nOpen; ++i) {
+          const size_t p = open[i], g = size_t(std::countr_zero(mask[p]));
+          grp[p] = s.groups[g].get();
+          if (grp[p]->cross.empty()) {
+            fallback[p] = 1;
+            continue;
+          }
+          open[crossing++] = uint8_t(p);
+          for (size_t d = 0; d < ND; ++d) rowOf[p][d] = s.dims[d].local[size_t(iv[p][d]) * ng + g];
+          cls[p] = rowOf[p][grp[p]->cross.order[0]];
+        }
+        nOpen = crossing;
+        for (unsigned k = 0; k + 1 < ND; ++k)
+          for (size_t i = 0; i < nOpen; ++i) {
+            const size_t p = open[i];
+            const CrossProduct& c = grp[p]->cross;
+            cls[p] = c.table[k][size_t(cls[p]) * c.width[k] + rowOf[p][c.order[k + 1]]];
+          }
+        size_t still = 0;
+        for (size_t i = 0; i < nOpen; ++i) {
+          const size_t p = open[i];
+          const uint32_t first = cls[p];
+          const size_t g = size_t(std::countr_zero(mask[p]));
+          if (first == CrossProduct::kNoRule) {
+            mask[p] &= mask[p] - 1;
+            if (mask[p]) open[still++] = uint8_t(p);
+            else if (s.maskWords > 1) fallback[p] = 1;
+          } else if ((grp[p]->clean[first / 64] >> (first % 64)) & 1) {
+            out[base + p] = int32_t(s.start[g] + first);
+          } else {
+            fallback[p] = 1;
+          }
+        }
+        nOpen = still;
+      }
+      for (size_t i = 0; i < nOpen; ++i) fallback[open[i]] = 1;
+      for (size_t p = 0; p < m; ++p)
+        if (fallback[p]) {
+          // From the group this packet stopped at (past the first 64 when its mask ran out).
+          const size_t g0 = mask[p] ? size_t(std::countr_zero(mask[p])) : 64;
+          out[base + p] = groups(s, iv[p], g0, 0, keys[base + p], rt);
+        }
+    }
+  }
+
   // A batch in stages, so that the cache misses of different packets
   // overlap: all interval searches (independent chains of loads), then
   // rounds over the candidate groups of the first mask word — prefetch the
@@ -283,9 +413,8 @@ struct Search {
   // (residual checks, false-positive summary words, groups past the first
   // 64, more than kRounds groups) is left to groups().
   static void batch(const Snapshot& s, const JitKey* keys, size_t n, int32_t* out, void* rt) {
-    constexpr size_t B = 16;
+    constexpr size_t B = kBatch;
     constexpr unsigned kRounds = 4;
-    constexpr size_t kNone = SIZE_MAX;
     enum State : uint8_t { kOpen, kDone, kFallback };
     uint32_t iv[B][kRows];
     const uint64_t* row[B][kRows];
@@ -295,38 +424,16 @@ struct Search {
     uint32_t word[B];
     State state[B];
     if (s.rules == 0) return std::fill(out, out + n, -1);
+    if constexpr (ND >= 2) {
+      if (s.crossGroups) return crossBatch(s, keys, n, out, rt);
+    }
     const size_t ng = s.groups.size();
     const uint64_t valid = ng >= 64 ? ~uint64_t(0) : (uint64_t(1) << ng) - 1;
     for (size_t base = 0; base < n; base += B) {
       const size_t m = std::min(B, n - base);
       // The next batch's keys, so that their misses overlap this batch's work.
-      for (size_t p = base + B; p < std::min(n, base + 2 * B); ++p) {
-        __builtin_prefetch(&keys[p]);
-        __builtin_prefetch(reinterpret_cast<const uint8_t*>(&keys[p]) + kOffDport);
-      }
-      // Step-major over the batch: the probes of different packets are independent.
-      for (size_t d = 0; d < ND; ++d) {
-        const ChainDim& cd = s.dims[d];
-        uint32_t v[B], pos[B];
-        for (size_t p = 0; p < m; ++p) {
-          std::memcpy(&v[p], reinterpret_cast<const uint8_t*>(&keys[base + p]) + cd.keyOffset, 4);
-          pos[p] = cd.direct ? v[p] : 0;
-        }
-        if (!cd.trie.empty()) {
-          // Level-major as well: one dependent load per level and packet.
-          const IntervalTrie& t = cd.trie;
-          uint32_t node[B] = {}, found[B] = {};
-          for (unsigned l = 0; l < t.levels(); ++l)
-            for (size_t p = 0; p < m; ++p) t.step(l, v[p], node[p], found[p]);
-          for (size_t p = 0; p < m; ++p) pos[p] = t.last(v[p], node[p], found[p]);
-        } else if (!cd.direct) {
-          const uint32_t* b = cd.bounds.data();
-          for (uint32_t step = (uint32_t(1) << cd.steps) >> 1; step; step >>= 1)
-            for (size_t p = 0; p < m; ++p) pos[p] = b[pos[p] + step - 1] <= v[p] ? pos[p] + step : pos[p];
-          for (size_t p = 0; p < m; ++p) pos[p] = std::min(pos[p], cd.last);
-        }
-        for (size_t p = 0; p < m; ++p) iv[p][d] = pos[p];
-      }
+      prefetchKeys(keys, base + B, std::min(n, base + 2 * B));
+      intervals(s, keys + base, m, iv);
       for (size_t p = 0; p < m; ++p) {
         mask[p] = valid;
         for (size_t d = 0; d < ND; ++d) mask[p] &= s.dims[d].gmask[size_t(iv[p][d]) * s.maskWords];
@@ -422,7 +529,7 @@ decltype(auto) dispatch(size_t nd, F&& f) {
 uint32_t clampGroupRules(uint32_t groupRules) { return std::clamp<uint32_t>(groupRules, 64, kMaxGroupRules); }
 
 size_t Group::bytes() const {
-  size_t b = (all.size() + allSum.size() + clean.size()) * 8;
+  size_t b = (all.size() + allSum.size() + clean.size()) * 8 + cross.bytes();
   for (unsigned d = 0; d < kMaxDims; ++d)
     b += bounds[d].size() * 8 + rowOf[d].size() * 4 + rowStart[d].size() * 4 + (rows[d].size() + sums[d].size()) * 8 +
          nonEmpty[d].size();
@@ -439,14 +546,15 @@ size_t Snapshot::bytes() const {
 ChainSearch::ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::vector<const Rule*>& rules,
                          ChainLayout layout, RuleCallback callback, EpochDomain& epochs)
     : family_(f), packRows_(layout.packRows), groupRules_(clampGroupRules(layout.groupRules)), callback_(callback),
-      epochs_(epochs) {
+      crossEntries_(layout.crossEntries), epochs_(epochs) {
   fields_ = usedFields(f, lowered);
   std::vector<std::shared_ptr<const Group>> groups;
   for (size_t lo = 0; lo < lowered.size(); lo += groupRules_) {
     size_t hi = std::min(lowered.size(), lo + groupRules_);
     std::vector<std::shared_ptr<const LoweredRule>> part;
     for (size_t r = lo; r < hi; ++r) part.push_back(std::make_shared<const LoweredRule>(std::move(lowered[r])));
-    groups.push_back(buildGroup(packRows_, fields_, std::move(part), {rules.begin() + lo, rules.begin() + hi}, {}));
+    groups.push_back(
+        buildGroup(packRows_, crossEntries_, fields_, std::move(part), {rules.begin() + lo, rules.begin() + hi}, {}));
   }
   owner_ = assemble(std::move(groups));
   cur_.store(owner_.get(), std::memory_order_seq_cst);
@@ -465,6 +573,7 @@ std::shared_ptr<Snapshot> ChainSearch::assemble(std::vector<std::shared_ptr<cons
   s->start.push_back(0);
   for (const auto& g : s->groups) s->start.push_back(s->start.back() + g->size);
   s->rules = s->start.back();
+  for (const auto& g : s->groups) s->crossGroups += !g->cross.empty();
   for (unsigned d = 0; d < fields_.size(); ++d) {
     ChainDim cd;
     cd.field = fields_[d];
@@ -537,6 +646,11 @@ void ChainSearch::publish(std::shared_ptr<Snapshot> s) {
   epochs_.retire(std::move(old));
 }
 
+// An update rebuilds its group's cross product only while that is cheap
+// (about 1 ms per 128k entries); a larger group is searched through its rows
+// alone until the chain is compiled again.
+size_t ChainSearch::updateCrossBudget() const { return std::min<size_t>(crossEntries_, size_t(1) << 17); }
+
 void ChainSearch::insert(uint32_t pos, LoweredRule lowered, std::shared_ptr<const Rule> rule) {
   std::lock_guard<std::mutex> lock(update_);
   const Snapshot& s = *owner_;
@@ -577,8 +691,8 @@ void ChainSearch::insert(uint32_t pos, LoweredRule lowered, std::shared_ptr<cons
   size_t per = (low.size() + parts - 1) / std::max<size_t>(parts, 1);
   for (size_t lo = 0; lo < low.size(); lo += per) {
     size_t hi = std::min(low.size(), lo + per);
-    rebuilt.push_back(buildGroup(packRows_, fields_, {low.begin() + lo, low.begin() + hi}, {rules.begin() + lo, rules.begin() + hi},
-                                 {owned.begin() + lo, owned.begin() + hi}));
+    rebuilt.push_back(buildGroup(packRows_, updateCrossBudget(), fields_, {low.begin() + lo, low.begin() + hi},
+                                 {rules.begin() + lo, rules.begin() + hi}, {owned.begin() + lo, owned.begin() + hi}));
   }
   groups.erase(groups.begin() + first, groups.begin() + last);
   groups.insert(groups.begin() + first, rebuilt.begin(), rebuilt.end());
@@ -605,7 +719,7 @@ void ChainSearch::erase(uint32_t pos) {
         rules.push_back(old.rules[r]);
         owned.push_back(old.owned[r]);
       }
-    groups[g] = buildGroup(packRows_, fields_, std::move(low), std::move(rules), std::move(owned));
+    groups[g] = buildGroup(packRows_, updateCrossBudget(), fields_, std::move(low), std::move(rules), std::move(owned));
   }
   publish(assemble(std::move(groups)));
 }
@@ -619,6 +733,8 @@ ChainSearchStats ChainSearch::stats() const {
   for (const auto& g : s.groups)
     for (unsigned d = 0; d < s.dims.size(); ++d) st.rows += g->nonEmpty[d].size();
   st.bytes = s.bytes();
+  for (const auto& g : s.groups)
+    if (!g->cross.empty()) ++st.crossGroups, st.crossEntries += g->cross.entries();
   return st;
 }
 

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <vector>
 
+#include "compiler/jit/CrossProduct.h"
 #include "compiler/jit/Epoch.h"
 #include "compiler/jit/IntervalTrie.h"
 #include "compiler/jit/Lower.h"
@@ -43,6 +44,10 @@ uint32_t clampGroupRules(uint32_t groupRules);
 struct ChainLayout {
   uint32_t groupRules = 2048;  // rules per group (clamped to 64..4096)
   bool packRows = false;       // keep only the rows' non-zero words (see Group)
+  // Entries (u16) a group's cross-product tables may take; 0: none. Dense
+  // rows only (packed groups are the large chains, whose products outgrow
+  // any budget).
+  size_t crossEntries = 0;
 };
 
 struct Group {
@@ -66,6 +71,7 @@ struct Group {
   std::vector<const Rule*> rules;     // for callbacks
   std::vector<std::shared_ptr<const Rule>> owned;  // rules inserted by updates
   ResidualFn native = nullptr;        // generated residual code, or null: data-driven
+  CrossProduct cross;                 // the exact first rule from the rows, where built
   size_t bytes() const;
 };
 
@@ -84,6 +90,7 @@ struct ChainDim {
 
 struct Snapshot {
   uint32_t rules = 0, maskWords = 0;
+  uint32_t crossGroups = 0;  // groups with a cross product (the batch search then uses them)
   Family family = Family::IPv4;
   RuleCallback callback = nullptr;
   std::vector<ChainDim> dims;
@@ -94,6 +101,7 @@ struct Snapshot {
 
 struct ChainSearchStats {
   size_t groups = 0, dims = 0, intervals = 0, rows = 0, bytes = 0;
+  size_t crossGroups = 0, crossEntries = 0;
 };
 
 class ChainSearch {
@@ -122,12 +130,14 @@ class ChainSearch {
  private:
   std::shared_ptr<Snapshot> assemble(std::vector<std::shared_ptr<const Group>> groups) const;
   void publish(std::shared_ptr<Snapshot> s);
+  size_t updateCrossBudget() const;
 
   Family family_;
   bool packRows_ = false;
   uint32_t groupRules_;
   RuleCallback callback_;
   std::vector<Field> fields_;  // the dimensions (fields any rule constrains)
+  size_t crossEntries_ = 0;  // budget per group at construction
   EpochDomain& epochs_;
   std::mutex update_;
   std::shared_ptr<Snapshot> owner_;  // keeps the current snapshot alive

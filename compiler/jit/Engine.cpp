@@ -87,6 +87,8 @@ void addSearchStats(JitStats& s, const ChainSearchStats& c) {
   s.dimensions += c.dims;
   s.intervals += c.intervals;
   s.bitsetRows += c.rows;
+  s.crossGroups += c.crossGroups;
+  s.crossEntries += c.crossEntries;
   s.tableBytes += c.bytes;
 }
 

@@ -37,6 +37,8 @@ struct JitStats {
   size_t dimensions = 0;       // field lookups over all chains
   size_t intervals = 0;        // global intervals over all chains (the 256 direct protocol entries included)
   size_t bitsetRows = 0;       // distinct group rows over all chains
+  size_t crossGroups = 0;      // groups answered by cross-product tables
+  size_t crossEntries = 0;     // their entries (u16)
   size_t tableBytes = 0;       // every table of the search structures
   size_t residualFunctions = 0;
   size_t irInstructions = 0;
@@ -53,8 +55,11 @@ struct JitOptions {
   // smaller groups search faster.
   size_t packRowsAbove = 32768;
   uint32_t largeGroupRules = 4096;
+  // Entries (u16) of a group's cross-product tables (dense groups only).
+  size_t crossEntries = size_t(1) << 23;
   ChainLayout layoutFor(size_t chainRules) const {
-    return chainRules > packRowsAbove ? ChainLayout{largeGroupRules, true} : ChainLayout{groupRules, false};
+    return chainRules > packRowsAbove ? ChainLayout{largeGroupRules, true, 0}
+                                      : ChainLayout{groupRules, false, crossEntries};
   }
 };
 

@@ -99,6 +99,13 @@ void randomRulesets(Family f, uint64_t seedBase, unsigned cases, jit::JitOptions
 
 TEST(Jit, RandomRulesetsIPv4) { randomRulesets(Family::IPv4, 7000, 100); }
 TEST(Jit, RandomRulesetsIPv6) { randomRulesets(Family::IPv6, 9000, 100); }
+// Groups searched through their rows alone (no cross-product tables).
+TEST(Jit, RandomRulesetsWithoutCrossProducts) {
+  jit::JitOptions opts;
+  opts.crossEntries = 0;
+  randomRulesets(Family::IPv4, 13000, 60, opts);
+  randomRulesets(Family::IPv6, 14000, 30, opts);
+}
 // Packed rows (what chains above 32k rules use).
 TEST(Jit, RandomRulesetsPackedRows) {
   jit::JitOptions opts;
@@ -286,7 +293,9 @@ std::vector<int> ruleIds(const std::string& canon) {
 
 // Through run() (the traversal) and through the batched search of chain
 // CB; the interpreter on the first `interpPackets` packets (it is slow).
-void classbench(const std::string& set, size_t interpPackets = 5000) {
+// `crossGroups`: how many of CB's groups must have cross-product tables
+// (-1: every group).
+void classbench(const std::string& set, size_t interpPackets = 5000, jit::JitOptions opts = {}, int crossGroups = -1) {
   std::string base = std::string(NFJIT_SHARED_DIR) + "/classbench/" + set;
   std::ifstream rulesIn(base + ".iptables");
   if (!rulesIn) GTEST_SKIP() << "no " << base;
@@ -295,12 +304,18 @@ void classbench(const std::string& set, size_t interpPackets = 5000) {
   Ruleset rs = parse(text.str(), Family::IPv4);
   Ruleset rs2 = interpPackets ? parse(text.str(), Family::IPv4) : Ruleset{};
   std::vector<int> ids = ruleIds(base + ".canon");
-  jit::JitClassifier jit(rs);
+  jit::JitClassifier jit(rs, opts);
   std::unique_ptr<Interpreter> interp = interpPackets ? std::make_unique<Interpreter>(rs2) : nullptr;
   const Table& t = *rs.findTable("filter");
   size_t cb = 0;
   while (t.chains[cb].name != "CB") ++cb;
   ASSERT_EQ(ids.size(), t.chains[cb].rules.size());
+  {
+    jit::EpochDomain::Reader reader(jit.epochs());
+    jit::ReadSection section(reader);
+    const jit::Snapshot& snap = *jit.chainSearch(size_t(&t - rs.tables.data()), cb).current();
+    EXPECT_EQ(snap.crossGroups, crossGroups < 0 ? snap.groups.size() : size_t(crossGroups)) << set;
+  }
 
   std::ifstream trace(base + ".trace"), match(base + ".trace.match");
   uint64_t sip, dip, sport, dport, proto, flags, aimed;
@@ -354,7 +369,13 @@ TEST(Jit, ClassBenchFw1k) { classbench("fw1_1k"); }
 TEST(Jit, ClassBenchIpc1k) { classbench("ipc1_1k"); }
 // Several rule groups per chain; 100k rules within the memory the group partition bounds.
 TEST(Jit, ClassBenchFw10k) { classbench("fw1_10k", 300); }
-TEST(Jit, ClassBenchAcl100k) { classbench("acl1_100k", 0); }
+// Some groups with cross products, some without (over the budget).
+TEST(Jit, ClassBenchFw10kMixedGroups) {
+  jit::JitOptions opts;
+  opts.crossEntries = size_t(1) << 21;
+  classbench("fw1_10k", 0, opts, 3);
+}
+TEST(Jit, ClassBenchAcl100k) { classbench("acl1_100k", 0, {}, 0); }
 
 TEST(Jit, EmitsLlvmIrAsmAndObject) {
   Ruleset rs = parse(kStateful, Family::IPv4);
