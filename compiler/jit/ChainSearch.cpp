@@ -504,7 +504,10 @@ struct Search {
 
 // Strides per level: 16-8-8 for addresses (three dependent loads), 8-8 for
 // ports (a few KiB). 8-8-8-8 for addresses measured no faster.
-std::vector<unsigned> trieStrides(bool wide) { return wide ? std::vector<unsigned>{16, 8, 8} : std::vector<unsigned>{8, 8}; }
+std::vector<unsigned> trieStrides(bool wide, size_t bounds) {
+  if (!wide) return {8, 8};
+  return bounds >= 1024 ? std::vector<unsigned>{16, 8, 8} : std::vector<unsigned>{8, 8, 8, 8};
+}
 
 // Tries larger than 1 MiB (the L2 of a core) measured slower than the
 // binary search (fw1_10k: 5 and 9 MB for 7.6k and 13.8k bounds), and with
@@ -603,7 +606,7 @@ std::shared_ptr<Snapshot> ChainSearch::assemble(std::vector<std::shared_ptr<cons
       cd.last = uint32_t(real);
       const bool wide = kFieldInfo[cd.field].max > 0xffff;
       const std::span<const uint64_t> inner(starts.data() + 1, real);
-      if (!cd.trie.build(inner, wide ? 32 : 16, trieStrides(wide), trieBudget(real))) {
+      if (!cd.trie.build(inner, wide ? 32 : 16, trieStrides(wide, real), trieBudget(real))) {
         cd.bounds.assign(starts.begin() + 1, starts.end());
         cd.bounds.resize(padded, 0xffffffffu);
       }
