@@ -351,8 +351,11 @@ struct Search {
       intervals(s, keys + base, m, iv);
       size_t nOpen = 0;
       for (size_t p = 0; p < m; ++p) {
+        // With one group its cross product answers alone: the masks would
+        // only cost loads.
         mask[p] = valid;
-        for (size_t d = 0; d < ND; ++d) mask[p] &= s.dims[d].gmask[size_t(iv[p][d]) * s.maskWords];
+        if (ng > 1)
+          for (size_t d = 0; d < ND; ++d) mask[p] &= s.dims[d].gmask[size_t(iv[p][d]) * s.maskWords];
         fallback[p] = 0;
         out[base + p] = -1;
         if (mask[p]) open[nOpen++] = uint8_t(p);
