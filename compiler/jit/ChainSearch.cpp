@@ -118,6 +118,15 @@ void buildGroupDim(Group& g, unsigned d, Field field, bool pack) {
   g.rows[d] = std::move(packed);
 }
 
+void buildCross(Group& g, size_t budget) {
+  RowSet rows[kMaxDims];
+  for (unsigned d = 0; d < g.dims; ++d) rows[d] = {g.rows[d].data(), g.sums[d].data(), uint32_t(g.nonEmpty[d].size())};
+  g.cross.build({rows, g.dims}, g.size, g.words, g.sumWords, budget);
+}
+
+// Whether a group of this layout should carry a cross product.
+bool wantsCross(const Group& g, size_t budget) { return !g.packed && budget && g.dims >= 2; }
+
 std::shared_ptr<Group> buildGroup(bool pack, size_t crossBudget, const std::vector<Field>& fields,
                                   std::vector<std::shared_ptr<const LoweredRule>> lowered,
                                   std::vector<const Rule*> rules, std::vector<std::shared_ptr<const Rule>> owned) {
@@ -136,13 +145,10 @@ std::shared_ptr<Group> buildGroup(bool pack, size_t crossBudget, const std::vect
     if (g->lowered[r]->plan.clean()) setBit(g->clean, r);
   }
   g->allSum = summaries(g->all, g->words, g->sumWords);
+  g->dims = unsigned(fields.size());
+  g->packed = pack;
   for (unsigned d = 0; d < fields.size(); ++d) buildGroupDim(*g, d, fields[d], pack);
-  if (!pack && crossBudget && fields.size() >= 2) {
-    RowSet rows[kMaxDims];
-    for (unsigned d = 0; d < fields.size(); ++d)
-      rows[d] = {g->rows[d].data(), g->sums[d].data(), uint32_t(g->nonEmpty[d].size())};
-    g->cross.build({rows, fields.size()}, g->size, g->words, g->sumWords, crossBudget);
-  }
+  if (wantsCross(*g, crossBudget)) buildCross(*g, crossBudget);
   return g;
 }
 
@@ -552,7 +558,7 @@ size_t Snapshot::bytes() const {
 ChainSearch::ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::vector<const Rule*>& rules,
                          ChainLayout layout, RuleCallback callback, EpochDomain& epochs)
     : family_(f), packRows_(layout.packRows), groupRules_(clampGroupRules(layout.groupRules)), callback_(callback),
-      crossEntries_(layout.crossEntries), epochs_(epochs) {
+      crossEntries_(layout.crossEntries), updateCrossEntries_(layout.updateCrossEntries), epochs_(epochs) {
   fields_ = usedFields(f, lowered);
   std::vector<std::shared_ptr<const Group>> groups;
   for (size_t lo = 0; lo < lowered.size(); lo += groupRules_) {
@@ -652,10 +658,63 @@ void ChainSearch::publish(std::shared_ptr<Snapshot> s) {
   epochs_.retire(std::move(old));
 }
 
-// An update rebuilds its group's cross product only while that is cheap
-// (about 1 ms per 128k entries); a larger group is searched through its rows
-// alone until the chain is compiled again.
-size_t ChainSearch::updateCrossBudget() const { return std::min<size_t>(crossEntries_, size_t(1) << 17); }
+// An update rebuilds its group's cross product itself only where the old
+// one was small (a group that changed by one rule needs about as many
+// entries); the rest is left to the background thread.
+size_t ChainSearch::updateCrossBudget(const Group* old) const {
+  if (!old || old->cross.empty() || old->cross.entries() > updateCrossEntries_) return 0;
+  return std::min(crossEntries_, 2 * updateCrossEntries_);
+}
+
+ChainSearch::~ChainSearch() {
+  {
+    std::lock_guard<std::mutex> lock(crossMutex_);
+    crossStop_ = true;
+  }
+  crossCv_.notify_all();
+  if (crossThread_.joinable()) crossThread_.join();
+}
+
+void ChainSearch::crossLater(const std::vector<std::shared_ptr<const Group>>& groups) {
+  std::lock_guard<std::mutex> lock(crossMutex_);
+  bool queued = false;
+  for (const auto& g : groups)
+    if (g->cross.empty() && wantsCross(*g, crossEntries_)) crossQueue_.push_back(g), queued = true;
+  if (!queued) return;
+  if (!crossThread_.joinable()) crossThread_ = std::thread([this] { crossWorker(); });
+  crossCv_.notify_all();
+}
+
+void ChainSearch::crossWorker() {
+  for (;;) {
+    std::shared_ptr<const Group> g;
+    {
+      std::unique_lock<std::mutex> lock(crossMutex_);
+      crossBusy_ = false;
+      crossCv_.notify_all();
+      crossCv_.wait(lock, [&] { return crossStop_ || !crossQueue_.empty(); });
+      if (crossStop_) return;
+      g = crossQueue_.front().lock();
+      crossQueue_.pop_front();
+      crossBusy_ = true;
+    }
+    if (!g) continue;  // replaced by a later update
+    auto withCross = std::make_shared<Group>(*g);
+    buildCross(*withCross, crossEntries_);
+    if (withCross->cross.empty()) continue;  // over the budget now
+    std::lock_guard<std::mutex> lock(update_);
+    std::vector<std::shared_ptr<const Group>> groups = owner_->groups;
+    auto at = std::find(groups.begin(), groups.end(), g);
+    if (at == groups.end() || withCross->dims != fields_.size()) continue;  // replaced meanwhile
+    *at = std::move(withCross);
+    publish(assemble(std::move(groups)));
+  }
+}
+
+void ChainSearch::settle() {
+  std::unique_lock<std::mutex> lock(crossMutex_);
+  crossCv_.wait(lock, [&] { return crossQueue_.empty() && !crossBusy_; });
+}
 
 void ChainSearch::insert(uint32_t pos, LoweredRule lowered, std::shared_ptr<const Rule> rule) {
   std::lock_guard<std::mutex> lock(update_);
@@ -697,12 +756,13 @@ void ChainSearch::insert(uint32_t pos, LoweredRule lowered, std::shared_ptr<cons
   size_t per = (low.size() + parts - 1) / std::max<size_t>(parts, 1);
   for (size_t lo = 0; lo < low.size(); lo += per) {
     size_t hi = std::min(low.size(), lo + per);
-    rebuilt.push_back(buildGroup(packRows_, updateCrossBudget(), fields_, {low.begin() + lo, low.begin() + hi},
+    rebuilt.push_back(buildGroup(packRows_, newField ? 0 : updateCrossBudget(groups[first].get()), fields_, {low.begin() + lo, low.begin() + hi},
                                  {rules.begin() + lo, rules.begin() + hi}, {owned.begin() + lo, owned.begin() + hi}));
   }
   groups.erase(groups.begin() + first, groups.begin() + last);
   groups.insert(groups.begin() + first, rebuilt.begin(), rebuilt.end());
   publish(assemble(std::move(groups)));
+  crossLater(rebuilt);
 }
 
 void ChainSearch::erase(uint32_t pos) {
@@ -725,9 +785,12 @@ void ChainSearch::erase(uint32_t pos) {
         rules.push_back(old.rules[r]);
         owned.push_back(old.owned[r]);
       }
-    groups[g] = buildGroup(packRows_, updateCrossBudget(), fields_, std::move(low), std::move(rules), std::move(owned));
+    groups[g] = buildGroup(packRows_, updateCrossBudget(&old), fields_, std::move(low), std::move(rules), std::move(owned));
   }
+  std::vector<std::shared_ptr<const Group>> changed;
+  if (old.size != 1) changed.push_back(groups[g]);
   publish(assemble(std::move(groups)));
+  crossLater(changed);
 }
 
 ChainSearchStats ChainSearch::stats() const {

@@ -16,9 +16,12 @@
 // through an EpochDomain once they have left it).
 #pragma once
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "compiler/jit/CrossProduct.h"
@@ -48,10 +51,14 @@ struct ChainLayout {
   // rows only (packed groups are the large chains, whose products outgrow
   // any budget).
   size_t crossEntries = 0;
+  // An update rebuilds a group's cross product itself when the old one had
+  // at most this many entries, else leaves it to a background thread.
+  size_t updateCrossEntries = 0;
 };
 
 struct Group {
   uint32_t size = 0, words = 0, sumWords = 0;
+  unsigned dims = 0;  // the chain's dimensions when the group was built
   // Per dimension of the chain: the group's own interval starts and the row
   // of each of its intervals (used to build the chain's per-interval table),
   // its distinct rows (words each) with their summaries, and whether a row
@@ -109,6 +116,7 @@ class ChainSearch {
   // `rules[i]` is rule i of the chain, `lowered[i]` its lowering.
   ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::vector<const Rule*>& rules, ChainLayout layout,
               RuleCallback callback, EpochDomain& epochs);
+  ~ChainSearch();
 
   // Lock-free; the caller is inside a ReadSection of `epochs` (or no update runs concurrently).
   const Snapshot* current() const { return cur_.load(std::memory_order_seq_cst); }
@@ -120,9 +128,13 @@ class ChainSearch {
   void setNative(size_t g, ResidualFn fn);
 
   // Updates, serialised by a mutex; readers are not blocked. Rules at and
-  // after `pos` move by one.
+  // after `pos` move by one. A rebuilt group whose cross product is too
+  // large to rebuild within the update gets it from a background thread,
+  // which publishes it as one more snapshot.
   void insert(uint32_t pos, LoweredRule lowered, std::shared_ptr<const Rule> rule);
   void erase(uint32_t pos);
+  // Waits until the background thread has no cross product left to build.
+  void settle();
 
   ChainSearchStats stats() const;
   uint32_t groupRules() const { return groupRules_; }
@@ -130,7 +142,10 @@ class ChainSearch {
  private:
   std::shared_ptr<Snapshot> assemble(std::vector<std::shared_ptr<const Group>> groups) const;
   void publish(std::shared_ptr<Snapshot> s);
-  size_t updateCrossBudget() const;
+  size_t updateCrossBudget(const Group* old) const;
+  // Queues the groups (just published) that should have a cross product but lack one.
+  void crossLater(const std::vector<std::shared_ptr<const Group>>& groups);
+  void crossWorker();
 
   Family family_;
   bool packRows_ = false;
@@ -138,10 +153,17 @@ class ChainSearch {
   RuleCallback callback_;
   std::vector<Field> fields_;  // the dimensions (fields any rule constrains)
   size_t crossEntries_ = 0;  // budget per group at construction
+  size_t updateCrossEntries_ = 0;
   EpochDomain& epochs_;
   std::mutex update_;
   std::shared_ptr<Snapshot> owner_;  // keeps the current snapshot alive
   std::atomic<const Snapshot*> cur_{nullptr};
+
+  std::mutex crossMutex_;
+  std::condition_variable crossCv_;
+  std::deque<std::weak_ptr<const Group>> crossQueue_;  // expired: replaced meanwhile, skipped
+  bool crossStop_ = false, crossBusy_ = false;
+  std::thread crossThread_;
 };
 
 }  // namespace nfjit::jit

@@ -65,11 +65,13 @@ class Dedup {
 };
 
 // One step: table[i * b.count + j] = the class of a_i AND b_j (into `out`),
-// or with out == nullptr the first rule of it (kNoRule when empty).
-// Fails once out would pass `limit` classes.
-bool combine(const RowSet& a, const RowSet& b, uint32_t words, uint32_t sumWords, std::vector<uint16_t>& table,
+// or with out == nullptr the first rule of it (kNoRule when empty); with
+// table == nullptr only the classes. Fails once out would pass `limit`
+// classes.
+bool combine(const RowSet& a, const RowSet& b, uint32_t words, uint32_t sumWords, std::vector<uint16_t>* table,
              Classes* out, uint32_t limit) {
-  table.assign(size_t(a.count) * b.count, 0);
+  uint16_t none = 0;
+  if (table) table->assign(size_t(a.count) * b.count, 0);
   if (out) {
     out->count = 1;
     out->bits.assign(words, 0);
@@ -85,7 +87,7 @@ bool combine(const RowSet& a, const RowSet& b, uint32_t words, uint32_t sumWords
     for (uint32_t j = 0; j < b.count; ++j) {
       const uint64_t* br = b.rows + size_t(j) * words;
       const uint64_t* bs = b.sums + size_t(j) * sumWords;
-      uint16_t& entry = table[size_t(i) * b.count + j];
+      uint16_t& entry = table ? (*table)[size_t(i) * b.count + j] : none;
       if (!out) {  // the first rule: the lowest bit of the first non-zero word
         entry = CrossProduct::kNoRule;
         for (uint32_t s = 0; s < sumWords && entry == CrossProduct::kNoRule; ++s)
@@ -147,49 +149,81 @@ bool CrossProduct::build(std::span<const RowSet> rows, uint32_t rules, uint32_t 
   *this = CrossProduct{};
   const unsigned nd = unsigned(rows.size());
   if (nd < 2 || nd > kMaxDims || rules >= kNoRule) return false;
+  // The classes of a set of dimensions (the distinct non-empty ANDs of one
+  // row of each) do not depend on the order they are combined in, so the
+  // cheapest chain is a dynamic program over subsets: a step's table is
+  // (classes of the dimensions before it) x (rows of its dimension).
+  // Classes are computed for every subset smaller than the whole whose
+  // step fits the budget (at most 25 combines for 5 dimensions).
+  const unsigned full = (1u << nd) - 1;
+  constexpr size_t kInf = SIZE_MAX;
+  std::vector<Classes> classes(size_t(full) + 1);
+  std::vector<RowSet> view(size_t(full) + 1);
+  std::vector<bool> known(size_t(full) + 1, false);
+  std::vector<size_t> cost(size_t(full) + 1, kInf);
+  std::vector<uint8_t> lastDim(size_t(full) + 1, 0);
+  for (unsigned d = 0; d < nd; ++d) {
+    view[1u << d] = rows[d];
+    known[1u << d] = true;
+    cost[1u << d] = 0;
+  }
+  std::vector<unsigned> masks;
+  for (unsigned m = 1; m <= full; ++m) masks.push_back(m);
+  std::stable_sort(masks.begin(), masks.end(), [](unsigned a, unsigned b) { return std::popcount(a) < std::popcount(b); });
+  for (unsigned m : masks) {
+    if (std::popcount(m) < 2) continue;
+    // Only the previous layer of subsets is still needed: free the one before.
+    for (unsigned old = 1; old <= full; ++old)
+      if (std::popcount(old) + 2 == std::popcount(m) && !classes[old].bits.empty()) classes[old] = Classes{};
+    // The cheapest chain ending in m (its last step adds dimension lastDim[m]),
+    // and the cheapest single step to m's classes (from `from` adding `add`).
+    unsigned from = 0, add = 0;
+    size_t fromStep = kInf;
+    for (unsigned d = 0; d < nd; ++d) {
+      const unsigned before = m & ~(1u << d);
+      if (!(m >> d & 1) || !known[before] || cost[before] == kInf) continue;
+      const size_t step = size_t(view[before].count) * rows[d].count;
+      if (step > budgetEntries || cost[before] + step > budgetEntries) continue;
+      if (cost[before] + step < cost[m]) cost[m] = cost[before] + step, lastDim[m] = uint8_t(d);
+      if (step < fromStep) fromStep = step, from = before, add = d;
+    }
+    // Its classes, unless m is the whole (the last step keeps first rules).
+    if (m == full || fromStep == kInf) continue;
+    Classes c;
+    if (combine(view[from], rows[add], words, sumWords, nullptr, &c, kMaxClasses)) {
+      classes[m] = std::move(c);
+      view[m] = classes[m].view();
+      known[m] = true;
+    } else {
+      cost[m] = kInf;
+    }
+  }
+  if (cost[full] == kInf) return false;
+  // The order, from the end.
   CrossProduct built;
   built.dims = nd;
-  std::vector<unsigned> rest;
-  for (unsigned d = 0; d < nd; ++d) rest.push_back(d);
-  auto first = std::max_element(rest.begin(), rest.end(), [&](unsigned x, unsigned y) { return rows[x].count < rows[y].count; });
-  built.order[0] = uint8_t(*first);
-  rest.erase(first);
-  Classes cur;
-  RowSet curView = rows[built.order[0]];
-  size_t entries = 0;
-  for (unsigned k = 0; k + 1 < nd; ++k) {
-    if (rest.size() == 1) {  // the last step: first rules
-      const RowSet& b = rows[rest[0]];
-      if (entries + size_t(curView.count) * b.count > budgetEntries) return false;
-      combine(curView, b, words, sumWords, built.table[k], nullptr, 0);
-      built.order[k + 1] = uint8_t(rest[0]);
-      built.width[k] = b.count;
+  for (unsigned m = full, k = nd - 1;; --k) {
+    if (std::popcount(m) == 1) {
+      built.order[0] = uint8_t(std::countr_zero(m));
       break;
     }
-    // Greedy: the dimension leaving the fewest classes (a candidate stops as
-    // soon as it has as many as the best so far).
-    Classes best;
-    std::vector<uint16_t> bestTable;
-    size_t bestAt = rest.size();
-    for (size_t c = 0; c < rest.size(); ++c) {
-      const RowSet& b = rows[rest[c]];
-      if (entries + size_t(curView.count) * b.count > budgetEntries) continue;
-      Classes next;
-      std::vector<uint16_t> table;
-      uint32_t limit = bestAt == rest.size() ? kMaxClasses : best.count - 1;
-      if (!combine(curView, b, words, sumWords, table, &next, limit)) continue;
-      best = std::move(next), bestTable = std::move(table), bestAt = c;
-    }
-    if (bestAt == rest.size()) return false;
-    built.order[k + 1] = uint8_t(rest[bestAt]);
-    built.width[k] = rows[rest[bestAt]].count;
-    built.table[k] = std::move(bestTable);
-    entries += built.table[k].size();
-    rest.erase(rest.begin() + long(bestAt));
-    cur = std::move(best);
+    built.order[k] = lastDim[m];
+    m &= ~(1u << lastDim[m]);
+  }
+  // The tables along that order (class ids of this chain's own steps).
+  Classes cur;
+  RowSet curView = rows[built.order[0]];
+  for (unsigned k = 0; k + 1 < nd; ++k) {
+    const RowSet& b = rows[built.order[k + 1]];
+    built.width[k] = b.count;
+    const bool last = k + 2 == nd;
+    Classes next;
+    if (!combine(curView, b, words, sumWords, &built.table[k], last ? nullptr : &next, kMaxClasses)) return false;
+    built.table[k].shrink_to_fit();
+    if (last) break;
+    cur = std::move(next);
     curView = cur.view();
   }
-  for (unsigned k = 0; k + 1 < nd; ++k) built.table[k].shrink_to_fit();
   *this = std::move(built);
   return true;
 }

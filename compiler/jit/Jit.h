@@ -57,9 +57,12 @@ struct JitOptions {
   uint32_t largeGroupRules = 4096;
   // Entries (u16) of a group's cross-product tables (dense groups only).
   size_t crossEntries = size_t(1) << 23;
+  // An update rebuilds a cross product of up to this many entries itself
+  // (about 1 ms of CPU per 64k), larger ones in the background.
+  size_t updateCrossEntries = size_t(1) << 16;
   ChainLayout layoutFor(size_t chainRules) const {
-    return chainRules > packRowsAbove ? ChainLayout{largeGroupRules, true, 0}
-                                      : ChainLayout{groupRules, false, crossEntries};
+    return chainRules > packRowsAbove ? ChainLayout{largeGroupRules, true, 0, 0}
+                                      : ChainLayout{groupRules, false, crossEntries, updateCrossEntries};
   }
 };
 

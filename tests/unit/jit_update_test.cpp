@@ -38,7 +38,7 @@ std::string v4(Rng& rng) { return "10." + std::to_string(rng.below(4)) + "." + s
 
 // A rule over the fields the search indexes, plus what it leaves to
 // residual code (interfaces, TCP flags) and to callbacks (-m length).
-std::string randomRule(Rng& rng, Family f) {
+std::string randomRule(Rng& rng, Family f, bool callbacks = true) {
   std::ostringstream t;
   if (f == Family::IPv4) {
     if (rng.chance(50)) t << (rng.chance(15) ? " ! -s " : " -s ") << "10." << rng.below(4) << ".0.0/" << 14 + rng.below(10);
@@ -57,7 +57,7 @@ std::string randomRule(Rng& rng, Family f) {
     t << " -p icmp";
   }
   if (rng.chance(8)) t << (rng.chance(30) ? " ! -i " : " -i ") << "in" << rng.below(2);
-  if (rng.chance(5)) t << " -m length --length " << 40 + rng.below(40) << ":200";
+  if (rng.chance(5) && callbacks) t << " -m length --length " << 40 + rng.below(40) << ":200";
   return t.str();
 }
 
@@ -127,21 +127,27 @@ std::vector<int32_t> interpMatches(Classifier& in, size_t ci, const Probe& pr, F
   return out;
 }
 
-void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRowsAbove = jit::JitOptions{}.packRowsAbove) {
+// callbacks: whether rules may use -m length (called back; then the batched
+// search, which the tests run without a runtime, is not checked).
+// updateCross: JitOptions::updateCrossEntries (0: every rebuilt group's
+// cross product comes from the background thread).
+void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRowsAbove = jit::JitOptions{}.packRowsAbove,
+                   bool callbacks = true, size_t updateCross = jit::JitOptions{}.updateCrossEntries) {
   Rng rng(seed);
   std::vector<std::string> lines;
-  for (unsigned i = 0; i < 400; ++i) lines.push_back(randomRule(rng, f));
+  for (unsigned i = 0; i < 400; ++i) lines.push_back(randomRule(rng, f, callbacks));
   Ruleset rs = parse(rulesetText(lines), f);
   jit::JitOptions opts;
   opts.groupRules = opts.largeGroupRules = groupRules;
   opts.packRowsAbove = packRowsAbove;
+  opts.updateCrossEntries = updateCross;
   jit::JitClassifier updated(rs, opts);
   const size_t ti = 0, ci = size_t(rs.tables[0].findChain("c") - rs.tables[0].chains.data());
 
   for (unsigned op = 0; op < 300; ++op) {
     if (lines.empty() || rng.chance(55)) {
       uint32_t pos = uint32_t(rng.below(lines.size() + 1));
-      std::string line = randomRule(rng, f);
+      std::string line = randomRule(rng, f, callbacks);
       updated.insertRule(ti, ci, pos, parseRule(line, f));
       lines.insert(lines.begin() + pos, line);
     } else {
@@ -154,19 +160,57 @@ void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRows
   Ruleset fresh = parse(rulesetText(lines), f), forInterp = parse(rulesetText(lines), f);
   jit::JitClassifier rebuilt(fresh, opts);
   Interpreter interp(forInterp);
+  std::vector<Probe> probes;
+  for (unsigned i = 0; i < 600; ++i) probes.push_back(randomPacket(rng, f));
+  // The first rule of every probe from the batched search of the updated chain.
+  auto batchFirst = [&] {
+    std::vector<jit::JitKey> keys;
+    for (const Probe& pr : probes) {
+      auto bytes = pr.bytes;
+      PacketView p;
+      EXPECT_EQ(parseL3(f, bytes.data(), uint32_t(bytes.size()), p), L3Status::Ok);
+      p.inIface = pr.in;
+      p.outIface = "out0";
+      keys.emplace_back();
+      EXPECT_TRUE(updated.makeKey(p, keys.back()));
+    }
+    std::vector<int32_t> out(keys.size());
+    jit::EpochDomain::Reader reader(updated.epochs());
+    jit::ReadSection section(reader);
+    // The probes' -m length rules call back into the runtime: no batch for them.
+    if (!updated.chainCallsBack(ti, ci))
+      jit::ChainSearch::findBatch(*updated.chainSearch(ti, ci).current(), keys.data(), keys.size(), out.data(), nullptr);
+    else
+      out.clear();
+    return out;
+  };
   size_t checked = 0, nonEmpty = 0;
-  for (unsigned i = 0; i < 600; ++i) {
-    Probe pr = randomPacket(rng, f);
-    auto want = interpMatches(interp, ci, pr, f);
-    ASSERT_EQ(jitMatches(rebuilt, ti, ci, pr, f), want) << "fresh build, packet " << i;
-    ASSERT_EQ(jitMatches(updated, ti, ci, pr, f), want) << "updated, packet " << i;
-    // The whole traversal of the updated classifier follows the updated chain.
-    ASSERT_EQ(interpMatches(updated, ci, pr, f), want) << "updated run(), packet " << i;
-    ++checked;
-    nonEmpty += !want.empty();
+  std::vector<std::vector<int32_t>> wants;  // the interpreter runs once per probe (its counters are compared below)
+  for (const Probe& pr : probes) wants.push_back(interpMatches(interp, ci, pr, f));
+  for (int round = 0; round < 2; ++round) {
+    std::vector<int32_t> batch = batchFirst();
+    for (size_t i = 0; i < probes.size(); ++i) {
+      const Probe& pr = probes[i];
+      const auto& want = wants[i];
+      if (round == 0) ASSERT_EQ(jitMatches(rebuilt, ti, ci, pr, f), want) << "fresh build, packet " << i;
+      ASSERT_EQ(jitMatches(updated, ti, ci, pr, f), want) << "updated, round " << round << ", packet " << i;
+      if (!batch.empty() && (want.empty() || want[0] >= 0))
+        ASSERT_EQ(batch[i], want.empty() ? -1 : want[0]) << "batch, round " << round << ", packet " << i;
+      // The whole traversal of the updated classifier follows the updated chain.
+      if (round == 0) ASSERT_EQ(interpMatches(updated, ci, pr, f), want) << "updated run(), packet " << i;
+      ++checked;
+      nonEmpty += !want.empty();
+    }
+    // Round 1: after the background thread has given every group its cross product back.
+    jit::ChainSearch& search = updated.chainSearch(ti, ci);
+    search.settle();
+    const jit::Snapshot& snap = *search.current();
+    const bool packed = lines.size() > packRowsAbove;
+    if (!packed && snap.dims.size() >= 2) EXPECT_EQ(snap.crossGroups, snap.groups.size());
+    if (packed) EXPECT_EQ(snap.crossGroups, 0u);
   }
-  EXPECT_EQ(checked, 600u);
-  EXPECT_GT(nonEmpty, 100u) << "the packets should hit rules";
+  EXPECT_EQ(checked, 1200u);
+  EXPECT_GT(nonEmpty, 200u) << "the packets should hit rules";
   EXPECT_EQ(updated.chainSearch(ti, ci).current()->rules, lines.size());
   // Per-rule counters of the updated chain, inserted rules included, as the interpreter counted them.
   std::vector<Counters> got = updated.chainCounters(ti, ci);
@@ -178,6 +222,12 @@ void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRows
 }
 
 TEST(JitUpdate, RandomUpdatesSmallGroupsIPv4) { randomUpdates(Family::IPv4, 11, 64); }
+// Without callbacks, so that the batched search (cross products rebuilt in
+// the update or in the background) is checked too.
+TEST(JitUpdate, RandomUpdatesBatchedIPv4) { randomUpdates(Family::IPv4, 16, 2048, SIZE_MAX, false); }
+TEST(JitUpdate, RandomUpdatesCrossProductsInTheBackground) { randomUpdates(Family::IPv4, 19, 128, SIZE_MAX, false, 0); }
+TEST(JitUpdate, RandomUpdatesBatchedSmallGroupsIPv4) { randomUpdates(Family::IPv4, 17, 64, SIZE_MAX, false); }
+TEST(JitUpdate, RandomUpdatesBatchedIPv6) { randomUpdates(Family::IPv6, 18, 2048, SIZE_MAX, false); }
 TEST(JitUpdate, RandomUpdatesDefaultGroupsIPv4) { randomUpdates(Family::IPv4, 12, 2048); }
 TEST(JitUpdate, RandomUpdatesIPv6) { randomUpdates(Family::IPv6, 13, 64); }
 // Groups of 256 rules (4 words a row) with packed rows, rebuilt by updates.
