@@ -192,12 +192,17 @@ void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRows
     for (size_t i = 0; i < probes.size(); ++i) {
       const Probe& pr = probes[i];
       const auto& want = wants[i];
-      if (round == 0) ASSERT_EQ(jitMatches(rebuilt, ti, ci, pr, f), want) << "fresh build, packet " << i;
+      if (round == 0) {
+        ASSERT_EQ(jitMatches(rebuilt, ti, ci, pr, f), want) << "fresh build, packet " << i;
+      }
       ASSERT_EQ(jitMatches(updated, ti, ci, pr, f), want) << "updated, round " << round << ", packet " << i;
-      if (!batch.empty() && (want.empty() || want[0] >= 0))
+      if (!batch.empty() && (want.empty() || want[0] >= 0)) {
         ASSERT_EQ(batch[i], want.empty() ? -1 : want[0]) << "batch, round " << round << ", packet " << i;
+      }
       // The whole traversal of the updated classifier follows the updated chain.
-      if (round == 0) ASSERT_EQ(interpMatches(updated, ci, pr, f), want) << "updated run(), packet " << i;
+      if (round == 0) {
+        ASSERT_EQ(interpMatches(updated, ci, pr, f), want) << "updated run(), packet " << i;
+      }
       ++checked;
       nonEmpty += !want.empty();
     }
@@ -206,8 +211,12 @@ void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRows
     search.settle();
     const jit::Snapshot& snap = *search.current();
     const bool packed = lines.size() > packRowsAbove;
-    if (!packed && snap.dims.size() >= 2) EXPECT_EQ(snap.crossGroups, snap.groups.size());
-    if (packed) EXPECT_EQ(snap.crossGroups, 0u);
+    if (!packed && snap.dims.size() >= 2) {
+      EXPECT_EQ(snap.crossGroups, snap.groups.size());
+    }
+    if (packed) {
+      EXPECT_EQ(snap.crossGroups, 0u);
+    }
   }
   EXPECT_EQ(checked, 1200u);
   EXPECT_GT(nonEmpty, 200u) << "the packets should hit rules";
