@@ -159,12 +159,11 @@ bool CrossProduct::build(std::span<const RowSet> rows, uint32_t rules, uint32_t 
   constexpr size_t kInf = SIZE_MAX;
   std::vector<Classes> classes(size_t(full) + 1);
   std::vector<RowSet> view(size_t(full) + 1);
-  std::vector<bool> known(size_t(full) + 1, false);
+  // Finite where the classes are known (in view), except for the whole.
   std::vector<size_t> cost(size_t(full) + 1, kInf);
   std::vector<uint8_t> lastDim(size_t(full) + 1, 0);
   for (unsigned d = 0; d < nd; ++d) {
     view[1u << d] = rows[d];
-    known[1u << d] = true;
     cost[1u << d] = 0;
   }
   std::vector<unsigned> masks;
@@ -181,7 +180,7 @@ bool CrossProduct::build(std::span<const RowSet> rows, uint32_t rules, uint32_t 
     size_t fromStep = kInf;
     for (unsigned d = 0; d < nd; ++d) {
       const unsigned before = m & ~(1u << d);
-      if (!(m >> d & 1) || !known[before] || cost[before] == kInf) continue;
+      if (!(m >> d & 1) || cost[before] == kInf) continue;
       const size_t step = size_t(view[before].count) * rows[d].count;
       if (step > budgetEntries || cost[before] + step > budgetEntries) continue;
       if (cost[before] + step < cost[m]) cost[m] = cost[before] + step, lastDim[m] = uint8_t(d);
@@ -193,7 +192,6 @@ bool CrossProduct::build(std::span<const RowSet> rows, uint32_t rules, uint32_t 
     if (combine(view[from], rows[add], words, sumWords, nullptr, &c, kMaxClasses)) {
       classes[m] = std::move(c);
       view[m] = classes[m].view();
-      known[m] = true;
     } else {
       cost[m] = kInf;
     }

@@ -51,11 +51,10 @@ struct CrossProduct {
   }
 
   // Builds the chain over `dims` (2..kMaxDims) of a group of `rules` rules
-  // (`words` = ceil(rules / 64) words per row, `sumWords` summary words);
-  // the order is greedy: start from the dimension with the most rows, then
-  // add the one that leaves the fewest classes. Returns false (and stays
-  // empty) when the tables would pass `budgetEntries` entries or a step
-  // would have more than 65,535 classes.
+  // (`words` = ceil(rules / 64) words per row, `sumWords` summary words),
+  // in the order whose tables have the fewest entries. Returns false (and
+  // stays empty) when the tables would pass `budgetEntries` entries or a
+  // step would have more than 65,535 classes.
   bool build(std::span<const RowSet> rows, uint32_t rules, uint32_t words, uint32_t sumWords,
              size_t budgetEntries);
 };
