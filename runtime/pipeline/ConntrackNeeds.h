@@ -1,6 +1,6 @@
-// Which parts of a ruleset need connection tracking, and which of those the
-// reference pipeline does not model yet (replay refuses those rather than
-// give them a made-up state).
+// Which uses of connection tracking in a ruleset the reference pipeline does
+// not model yet (replay refuses those rather than give them a made-up
+// state).
 #pragma once
 #include <optional>
 #include <string>
@@ -13,8 +13,6 @@ struct ConntrackUse {
   SourceLoc loc;
   std::string what;  // "match `conntrack'", "table `nat'"...
 };
-
-std::optional<ConntrackUse> firstConntrackUse(const Ruleset& rs);
 
 // The first use HookPipeline does not model. Modelled, and compared with the
 // kernel (tests/unit/pipeline_conntrack_oracle_test.cpp and the corpus
