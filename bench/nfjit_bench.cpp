@@ -116,7 +116,7 @@ struct Options {
 
 int usage() {
   std::cerr << "usage: nfjit-bench classify SET.iptables SET.trace SET.trace.match [--json]\n"
-               "         [--engines jit,jit-run,interp,acl] [--seconds S] [--interp-packets N] [--packets N]\n"
+               "         [--engines jit,jit-scalar,jit-run,interp,acl] [--seconds S] [--interp-packets N] [--packets N]\n"
                "         [--group-rules N]\n"
                "       nfjit-bench update SET.iptables SET.trace SET.trace.match [--ops N] [--group-rules N]\n";
   return 2;
@@ -216,11 +216,12 @@ int run(const Options& o) {
   std::vector<Result> results;
   std::vector<int32_t> got(n, -1);
   std::unique_ptr<jit::JitClassifier> jitc;
-  auto buildJit = [&](Result& r) {
+  auto buildJit = [&](Result& r, bool simd) {
     double m0 = rssMiB();
     auto b0 = Clock::now();
     jit::JitOptions jo;
     jo.groupRules = o.groupRules;
+    jo.simd = simd;
     jitc = std::make_unique<jit::JitClassifier>(rs, jo);
     r.buildS = since(b0);
     r.memMiB = rssMiB() - m0;
@@ -228,9 +229,10 @@ int run(const Options& o) {
   for (const std::string& e : o.engines) {
     Result r;
     r.engine = e;
-    if (e == "jit") {
-      // The CB chain's native search over prepared keys (like rte_acl's tuples).
-      buildJit(r);
+    if (e == "jit" || e == "jit-scalar") {
+      // The CB chain's native search over prepared keys (like rte_acl's tuples);
+      // jit-scalar without the AVX-512 stages.
+      buildJit(r, e == "jit");
       if (jitc->chainCallsBack(ti, cb)) {
         std::cerr << "nfjit-bench: chain CB calls back into extensions\n";
         return 2;
@@ -254,7 +256,7 @@ int run(const Options& o) {
                std::to_string(jitc->stats().tableBytes / 1024) + " KiB";
     } else if (e == "jit-run") {
       // The whole traversal replay uses: FORWARD -> CB, counters, matched list.
-      if (!jitc) buildJit(r);
+      if (!jitc) buildJit(r, true);
       else r.note = "build shared with jit; ";
       r.packets = n;
       r.mpps = measureMpps(n, o.minSeconds, [&] {

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "compiler/jit/SearchSimd.h"
+
 namespace nfjit::jit {
 namespace {
 
@@ -304,6 +306,8 @@ struct Search {
   // probes of different packets are independent chains of loads.
   static void intervals(const Snapshot& s, const JitKey* keys, size_t m, uint32_t (*iv)[kRows]) {
     constexpr size_t B = kBatch;
+    static_assert(B == simd::kLanes);
+    if (s.simd) return simd::intervals(s, keys, m, &iv[0][0], kRows);
     for (size_t d = 0; d < ND; ++d) {
       const ChainDim& cd = s.dims[d];
       uint32_t v[B], pos[B];
@@ -414,6 +418,22 @@ struct Search {
     }
   }
 
+  // crossBatch with its rounds in vectors of 16 packets (SearchSimd.h).
+  static void vectorCrossBatch(const Snapshot& s, const JitKey* keys, size_t n, int32_t* out, void* rt) {
+    constexpr size_t B = kBatch;
+    constexpr unsigned kRounds = 4;
+    uint32_t iv[B][kRows], resume[B];
+    for (size_t base = 0; base < n; base += B) {
+      const size_t m = std::min(B, n - base);
+      prefetchKeys(keys, base + B, std::min(n, base + 2 * B));
+      for (uint32_t open = simd::crossBlock(s, keys + base, m, kRounds, out + base, &iv[0][0], kRows, resume); open;
+           open &= open - 1) {
+        const size_t p = size_t(std::countr_zero(open));
+        out[base + p] = groups(s, iv[p], resume[p], 0, keys[base + p], rt);
+      }
+    }
+  }
+
   // A batch in stages, so that the cache misses of different packets
   // overlap: all interval searches (independent chains of loads), then
   // rounds over the candidate groups of the first mask word — prefetch the
@@ -434,6 +454,7 @@ struct Search {
     State state[B];
     if (s.rules == 0) return std::fill(out, out + n, -1);
     if constexpr (ND >= 2) {
+      if (s.simdCross) return vectorCrossBatch(s, keys, n, out, rt);
       if (s.crossGroups) return crossBatch(s, keys, n, out, rt);
     }
     const size_t ng = s.groups.size();
@@ -550,15 +571,43 @@ size_t Group::bytes() const {
 }
 
 size_t Snapshot::bytes() const {
-  size_t b = start.size() * 4 + groups.size() * sizeof(void*);
+  size_t b = start.size() * 4 + groups.size() * sizeof(void*) + crossTable.size() * sizeof(void*) +
+             (crossWidth.size() + crossOrder.size() + cleanBits.size()) * 4;
   for (const auto& d : dims) b += d.trie.bytes() + d.bounds.size() * 4 + d.local.size() * 2 + d.gmask.size() * 8;
   for (const auto& g : groups) b += g->bytes();
   return b;
 }
 
+// The flat per-group arrays of the vector search.
+void ChainSearch::vectorTables(Snapshot& s) const {
+  s.simd = simd_ && simd::available();
+  if (!s.simd) return;
+  const size_t ng = s.groups.size();
+  s.cleanBits.assign(s.rules / 32 + 1, 0);
+  s.crossTable.assign(ng * 4, nullptr);
+  s.crossWidth.assign(ng * 4, 0);
+  s.crossOrder.assign(ng * 8, 0);
+  bool everyDim = true;
+  for (size_t gi = 0; gi < ng; ++gi) {
+    const Group& g = *s.groups[gi];
+    for (uint32_t r = 0; r < g.size; ++r)
+      if ((g.clean[r / 64] >> (r % 64)) & 1) s.cleanBits[(s.start[gi] + r) / 32] |= uint32_t(1) << ((s.start[gi] + r) % 32);
+    const CrossProduct& c = g.cross;
+    if (c.empty()) continue;
+    everyDim = everyDim && c.dims == fields_.size();
+    if (gi < 64) s.crossMask |= uint64_t(1) << gi;
+    for (unsigned k = 0; k < c.dims; ++k) s.crossOrder[gi * 8 + k] = c.order[k];
+    for (unsigned k = 0; k + 1 < c.dims; ++k) {
+      s.crossTable[gi * 4 + k] = c.table[k].data();
+      s.crossWidth[gi * 4 + k] = c.width[k];
+    }
+  }
+  s.simdCross = s.crossGroups && s.maskWords == 1 && everyDim && fields_.size() >= 2;
+}
+
 ChainSearch::ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::vector<const Rule*>& rules,
                          ChainLayout layout, RuleCallback callback, EpochDomain& epochs)
-    : family_(f), packRows_(layout.packRows), groupRules_(clampGroupRules(layout.groupRules)), callback_(callback),
+    : family_(f), packRows_(layout.packRows), simd_(layout.simd), groupRules_(clampGroupRules(layout.groupRules)), callback_(callback),
       crossEntries_(layout.crossEntries), updateCrossEntries_(layout.updateCrossEntries), epochs_(epochs) {
   fields_ = usedFields(f, lowered);
   std::vector<std::shared_ptr<const Group>> groups;
@@ -587,6 +636,7 @@ std::shared_ptr<Snapshot> ChainSearch::assemble(std::vector<std::shared_ptr<cons
   for (const auto& g : s->groups) s->start.push_back(s->start.back() + g->size);
   s->rules = s->start.back();
   for (const auto& g : s->groups) s->crossGroups += !g->cross.empty();
+  vectorTables(*s);
   for (unsigned d = 0; d < fields_.size(); ++d) {
     ChainDim cd;
     cd.field = fields_[d];
@@ -621,7 +671,7 @@ std::shared_ptr<Snapshot> ChainSearch::assemble(std::vector<std::shared_ptr<cons
         cd.bounds.resize(padded, 0xffffffffu);
       }
     }
-    cd.local.assign(size_t(cd.intervals) * ng, 0);
+    cd.local.assign(size_t(cd.intervals) * ng + 1, 0);  // padding: a 32-bit gather may read the last entry
     cd.gmask.assign(size_t(cd.intervals) * s->maskWords, 0);
     for (size_t gi = 0; gi < ng; ++gi) {
       const Group& g = *s->groups[gi];

@@ -54,6 +54,7 @@ struct ChainLayout {
   // An update rebuilds a group's cross product itself when the old one had
   // at most this many entries, else leaves it to a background thread.
   size_t updateCrossEntries = 0;
+  bool simd = true;  // the AVX-512 batch search where the CPU has it (SearchSimd.h)
 };
 
 struct Group {
@@ -103,6 +104,16 @@ struct Snapshot {
   std::vector<ChainDim> dims;
   std::vector<std::shared_ptr<const Group>> groups;
   std::vector<uint32_t> start;  // first rule of each group, plus the total at the end
+  // For the vector batch search (SearchSimd.h): whether to use it, and
+  // whether its cross-product rounds apply (one mask word, every cross
+  // product over all dimensions); per group the cross products' steps as
+  // flat arrays, and per rule of the chain its clean bit.
+  bool simd = false, simdCross = false;
+  uint64_t crossMask = 0;                   // groups with a cross product
+  std::vector<const uint16_t*> crossTable;  // [g * 4 + k]: step k's table
+  std::vector<uint32_t> crossWidth;         // [g * 4 + k]
+  std::vector<uint32_t> crossOrder;         // [g * 8 + k]
+  std::vector<uint32_t> cleanBits;          // bit start[g] + local: no residual check
   size_t bytes() const;
 };
 
@@ -141,6 +152,7 @@ class ChainSearch {
 
  private:
   std::shared_ptr<Snapshot> assemble(std::vector<std::shared_ptr<const Group>> groups) const;
+  void vectorTables(Snapshot& s) const;
   void publish(std::shared_ptr<Snapshot> s);
   size_t updateCrossBudget(const Group* old) const;
   // Queues the groups (just published) that should have a cross product but lack one.
@@ -149,6 +161,7 @@ class ChainSearch {
 
   Family family_;
   bool packRows_ = false;
+  bool simd_ = false;
   uint32_t groupRules_;
   RuleCallback callback_;
   std::vector<Field> fields_;  // the dimensions (fields any rule constrains)

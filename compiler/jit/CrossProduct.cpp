@@ -140,7 +140,7 @@ bool combine(const RowSet& a, const RowSet& b, uint32_t words, uint32_t sumWords
 
 size_t CrossProduct::entries() const {
   size_t n = 0;
-  for (unsigned k = 0; k + 1 < dims; ++k) n += table[k].size();
+  for (unsigned k = 0; k + 1 < dims; ++k) n += table[k].size() - 1;  // less the padding
   return n;
 }
 
@@ -217,6 +217,7 @@ bool CrossProduct::build(std::span<const RowSet> rows, uint32_t rules, uint32_t 
     const bool last = k + 2 == nd;
     Classes next;
     if (!combine(curView, b, words, sumWords, &built.table[k], last ? nullptr : &next, kMaxClasses)) return false;
+    built.table[k].push_back(0);  // padding: a 32-bit gather may read the last entry
     built.table[k].shrink_to_fit();
     if (last) break;
     cur = std::move(next);

@@ -36,7 +36,7 @@ struct CrossProduct {
   unsigned dims = 0;                 // 0: not built
   uint8_t order[kMaxDims] = {};      // the dimensions in chain order
   uint32_t width[kMaxDims - 1] = {};  // step k's rows of order[k + 1]
-  std::vector<uint16_t> table[kMaxDims - 1];  // step k: [class * width[k] + row]
+  std::vector<uint16_t> table[kMaxDims - 1];  // step k: [class * width[k] + row], and one entry of padding
 
   bool empty() const { return dims == 0; }
   size_t entries() const;

@@ -5,6 +5,10 @@
 
 namespace nfjit::jit {
 
+namespace {
+constexpr size_t kGatherPad = 3;  // bytes after the offsets (see View)
+}
+
 bool IntervalTrie::build(std::span<const uint64_t> bounds, unsigned bits, const std::vector<unsigned>& strides,
                          size_t maxBytes) {
   *this = IntervalTrie();
@@ -28,7 +32,7 @@ bool IntervalTrie::build(std::span<const uint64_t> bounds, unsigned bits, const 
   // each block that holds a bound not aligned to the block's start. Counting
   // them first keeps an update from filling a trie it would then discard.
   const size_t lastNode = (size_t(1) << lastStride_) + 4;  // offsets and base
-  size_t bytes = 0, nodesAt[kMaxLevels + 1];
+  size_t bytes = kGatherPad, nodesAt[kMaxLevels + 1];
   for (unsigned l = 0; l <= levels_; ++l) {
     const size_t node = l < levels_ ? (size_t(4) << stride_[l]) : lastNode;
     size_t& nodes = nodesAt[l];
@@ -50,12 +54,25 @@ bool IntervalTrie::build(std::span<const uint64_t> bounds, unsigned bits, const 
     inner_[l].assign(size_t(1) << stride_[l], 0);
   }
   base_.reserve(nodesAt[levels_]);
-  off_.reserve(nodesAt[levels_] << lastStride_);
+  off_.reserve((nodesAt[levels_] << lastStride_) + kGatherPad);
   base_.assign(1, 0);
   off_.assign(size_t(1) << lastStride_, 0);
   size_t i = 0;
   fill(0, 0, 0, bounds, i);
+  off_.resize(off_.size() + kGatherPad, 0);
   return true;
+}
+
+IntervalTrie::View IntervalTrie::view() const {
+  View v{};
+  v.levels = levels_;
+  for (unsigned l = 0; l < levels_; ++l)
+    v.stride[l] = stride_[l], v.shift[l] = shift_[l], v.mask[l] = mask_[l], v.inner[l] = inner_[l].data();
+  v.lastStride = lastStride_;
+  v.lastMask = lastMask_;
+  v.base = base_.data();
+  v.off = off_.data();
+  return v;
 }
 
 // Fills node `node` of level l, which covers the values from blockStart on;

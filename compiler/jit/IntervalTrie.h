@@ -51,6 +51,18 @@ class IntervalTrie {
   uint32_t last(uint32_t v, uint32_t node, uint32_t found) const {
     return found + base_[node] + off_[(node << lastStride_) | (v & lastMask_)];
   }
+  // The arrays, for the vector search: off is followed by 3 bytes of
+  // padding, so that a 32-bit gather may read any offset.
+  struct View {
+    unsigned levels, stride[kMaxLevels], shift[kMaxLevels];
+    uint32_t mask[kMaxLevels];
+    unsigned lastStride;
+    uint32_t lastMask;
+    const uint32_t* inner[kMaxLevels];
+    const uint32_t* base;
+    const uint8_t* off;
+  };
+  View view() const;
   // For prefetching the next level of a batch.
   const uint32_t* entry(unsigned l, uint32_t v, uint32_t node) const {
     return &inner_[l][(node << stride_[l]) | ((v >> shift_[l]) & mask_[l])];

@@ -60,9 +60,11 @@ struct JitOptions {
   // An update rebuilds a cross product of up to this many entries itself
   // (about 1 ms of CPU per 64k), larger ones in the background.
   size_t updateCrossEntries = size_t(1) << 16;
+  // The AVX-512 batch search where the CPU has it; off: the scalar search only.
+  bool simd = true;
   ChainLayout layoutFor(size_t chainRules) const {
-    return chainRules > packRowsAbove ? ChainLayout{largeGroupRules, true, 0, 0}
-                                      : ChainLayout{groupRules, false, crossEntries, updateCrossEntries};
+    return chainRules > packRowsAbove ? ChainLayout{largeGroupRules, true, 0, 0, simd}
+                                      : ChainLayout{groupRules, false, crossEntries, updateCrossEntries, simd};
   }
 };
 

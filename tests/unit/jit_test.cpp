@@ -12,6 +12,7 @@
 #include "tests/support/RulesetFixture.h"
 #include "compiler/interp/Interpreter.h"
 #include "compiler/jit/Jit.h"
+#include "compiler/jit/SearchSimd.h"
 #include "runtime/packet/PacketParser.h"
 #include "tests/support/PacketBuilder.h"
 #include "tests/support/RandomRuleset.h"
@@ -315,6 +316,7 @@ void classbench(const std::string& set, size_t interpPackets = 5000, jit::JitOpt
     jit::ReadSection section(reader);
     const jit::Snapshot& snap = *jit.chainSearch(size_t(&t - rs.tables.data()), cb).current();
     EXPECT_EQ(snap.crossGroups, crossGroups < 0 ? snap.groups.size() : size_t(crossGroups)) << set;
+    EXPECT_EQ(snap.simd, opts.simd && jit::simd::available()) << set;
   }
 
   std::ifstream trace(base + ".trace"), match(base + ".trace.match");
@@ -376,6 +378,15 @@ TEST(Jit, ClassBenchFw10kMixedGroups) {
   classbench("fw1_10k", 0, opts, 3);
 }
 TEST(Jit, ClassBenchAcl100k) { classbench("acl1_100k", 0, {}, 0); }
+// The scalar batch search (what a CPU without AVX-512 runs).
+TEST(Jit, ClassBenchScalarSearch) {
+  jit::JitOptions opts;
+  opts.simd = false;
+  classbench("acl1_1k", 0, opts);
+  classbench("ipc1_1k", 0, opts);
+  opts.crossEntries = size_t(1) << 21;
+  classbench("fw1_10k", 0, opts, 3);
+}
 
 TEST(Jit, EmitsLlvmIrAsmAndObject) {
   Ruleset rs = parse(kStateful, Family::IPv4);

@@ -12,6 +12,7 @@
 #include "tests/support/RulesetFixture.h"
 #include "compiler/interp/Interpreter.h"
 #include "compiler/jit/Jit.h"
+#include "compiler/jit/SearchSimd.h"
 #include "runtime/packet/PacketParser.h"
 #include "tests/support/PacketBuilder.h"
 #include "tests/support/RandomRuleset.h"
@@ -130,9 +131,10 @@ std::vector<int32_t> interpMatches(Classifier& in, size_t ci, const Probe& pr, F
 // callbacks: whether rules may use -m length (called back; then the batched
 // search, which the tests run without a runtime, is not checked).
 // updateCross: JitOptions::updateCrossEntries (0: every rebuilt group's
-// cross product comes from the background thread).
+// cross product comes from the background thread). simd: JitOptions::simd.
 void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRowsAbove = jit::JitOptions{}.packRowsAbove,
-                   bool callbacks = true, size_t updateCross = jit::JitOptions{}.updateCrossEntries) {
+                   bool callbacks = true, size_t updateCross = jit::JitOptions{}.updateCrossEntries,
+                   bool simd = true) {
   Rng rng(seed);
   std::vector<std::string> lines;
   for (unsigned i = 0; i < 400; ++i) lines.push_back(randomRule(rng, f, callbacks));
@@ -141,6 +143,7 @@ void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRows
   opts.groupRules = opts.largeGroupRules = groupRules;
   opts.packRowsAbove = packRowsAbove;
   opts.updateCrossEntries = updateCross;
+  opts.simd = simd;
   jit::JitClassifier updated(rs, opts);
   const size_t ti = 0, ci = size_t(rs.tables[0].findChain("c") - rs.tables[0].chains.data());
 
@@ -210,6 +213,7 @@ void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRows
     jit::ChainSearch& search = updated.chainSearch(ti, ci);
     search.settle();
     const jit::Snapshot& snap = *search.current();
+    EXPECT_EQ(snap.simd, simd && jit::simd::available());
     const bool packed = lines.size() > packRowsAbove;
     if (!packed && snap.dims.size() >= 2) {
       EXPECT_EQ(snap.crossGroups, snap.groups.size());
@@ -237,6 +241,10 @@ TEST(JitUpdate, RandomUpdatesBatchedIPv4) { randomUpdates(Family::IPv4, 16, 2048
 TEST(JitUpdate, RandomUpdatesCrossProductsInTheBackground) { randomUpdates(Family::IPv4, 19, 128, SIZE_MAX, false, 0); }
 TEST(JitUpdate, RandomUpdatesBatchedSmallGroupsIPv4) { randomUpdates(Family::IPv4, 17, 64, SIZE_MAX, false); }
 TEST(JitUpdate, RandomUpdatesBatchedIPv6) { randomUpdates(Family::IPv6, 18, 2048, SIZE_MAX, false); }
+// The scalar batch search (what a CPU without AVX-512 runs).
+TEST(JitUpdate, RandomUpdatesBatchedScalarIPv4) { randomUpdates(Family::IPv4, 20, 64, SIZE_MAX, false, 0, false); }
+TEST(JitUpdate, RandomUpdatesBatchedScalarIPv6) { randomUpdates(Family::IPv6, 21, 2048, SIZE_MAX, false, 0, false); }
+TEST(JitUpdate, RandomUpdatesBatchedPackedRowsIPv4) { randomUpdates(Family::IPv4, 22, 128, 0, false); }
 TEST(JitUpdate, RandomUpdatesDefaultGroupsIPv4) { randomUpdates(Family::IPv4, 12, 2048); }
 TEST(JitUpdate, RandomUpdatesIPv6) { randomUpdates(Family::IPv6, 13, 64); }
 // Groups of 256 rules (4 words a row) with packed rows, rebuilt by updates.

@@ -1,0 +1,230 @@
+// The batched search (AVX-512 and scalar) against the one-packet search
+// ChainSearch::find, on chains of specific rules whose first matches spread
+// over every group and often stop at a rule with residual checks
+// (interfaces, TCP flags) that fails, so that every way out of a vector
+// block is taken: no rule, a clean rule, a residual check, the next group.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "compiler/jit/Jit.h"
+#include "compiler/jit/SearchSimd.h"
+#include "runtime/packet/PacketParser.h"
+#include "tests/support/PacketBuilder.h"
+#include "tests/support/RandomRuleset.h"
+#include "tests/support/RulesetFixture.h"
+
+namespace nfjit {
+namespace {
+
+using testing::PacketSpec;
+using testing::Rng;
+
+struct Shape {
+  Family family = Family::IPv4;
+  bool ports = true;  // rules constrain protocol and ports (else addresses only: 2 dimensions)
+};
+
+// A rule's fields; a packet made from a rule matches its fields (its
+// interface and TCP flags only half of the time).
+struct RuleSpec {
+  int src = -1, dst = -1;  // -1: any
+  int proto = 0;           // 0: any, else 6 or 17
+  int dportLo = -1, dportHi = -1, sport = -1;
+  bool synOnly = false;
+  int iface = -1;
+};
+
+std::string srcText(Family f, int src) {
+  const std::string a = std::to_string(src / 32), b = std::to_string(src % 32);
+  return f == Family::IPv4 ? "10." + a + "." + b : "2001:db8:" + a + ":" + b;
+}
+std::string dstText(Family f, int dst) {
+  return (f == Family::IPv4 ? "192.0.2." : "2001:db8:ff::") + std::to_string(dst);
+}
+
+RuleSpec randomSpec(Rng& rng, const Shape& s) {
+  RuleSpec r;
+  if (!s.ports || !rng.chance(5)) r.src = int(rng.below(128));
+  if (!rng.chance(10)) r.dst = int(rng.below(64));
+  if (s.ports && !rng.chance(5)) {
+    r.proto = rng.chance(60) ? 6 : 17;
+    if (!rng.chance(10)) r.dportLo = int(rng.below(60)), r.dportHi = r.dportLo + int(rng.below(3));
+    if (rng.chance(20)) r.sport = 1000 + int(rng.below(4));
+    r.synOnly = r.proto == 6 && rng.chance(20);
+  }
+  if (rng.chance(20)) r.iface = int(rng.below(2));
+  return r;
+}
+
+std::string ruleText(const RuleSpec& r, Family f) {
+  std::ostringstream t;
+  if (r.src >= 0) t << " -s " << srcText(f, r.src) << (f == Family::IPv4 ? ".0/24" : "::/64");
+  if (r.dst >= 0) t << " -d " << dstText(f, r.dst) << (f == Family::IPv4 ? "/32" : "/128");
+  if (r.proto) t << (r.proto == 6 ? " -p tcp -m tcp" : " -p udp -m udp");
+  if (r.dportLo >= 0) t << " --dport " << r.dportLo << ":" << r.dportHi;
+  if (r.sport >= 0) t << " --sport " << r.sport;
+  if (r.synOnly) t << " --tcp-flags SYN,ACK SYN";
+  if (r.iface >= 0) t << " -i in" << r.iface;
+  return t.str();
+}
+
+std::vector<uint8_t> packetFor(Rng& rng, const RuleSpec& r, Family f) {
+  PacketSpec p;
+  p.family = f;
+  p.src = srcText(f, r.src >= 0 ? r.src : int(rng.below(128))) + (f == Family::IPv4 ? ".7" : "::7");
+  p.dst = dstText(f, r.dst >= 0 ? r.dst : int(rng.below(64)));
+  p.proto = uint8_t(r.proto ? r.proto : rng.chance(50) ? 6 : 17);
+  p.sport = uint16_t(r.sport >= 0 ? r.sport : 2000);
+  p.dport = uint16_t(r.dportLo >= 0 ? r.dportLo + int(rng.below(unsigned(r.dportHi - r.dportLo + 1))) : rng.below(64));
+  p.tcpFlags = rng.chance(50) ? 0x02 : 0x12;
+  return testing::buildPacket(p);
+}
+
+struct Outcome {
+  size_t groups = 0, crossGroups = 0, groupsHit = 0, residualHits = 0;
+  bool simd = false, simdCross = false;
+};
+
+// Builds chain c of `rules` rules, searches `packets` packets in batches
+// with and without the vector stages and one by one, and expects the same
+// first rule from all three.
+// halfCross: the cross-product budget is set so that about half of the
+// groups get one.
+Outcome compare(const Shape& shape, uint64_t seed, size_t rules, jit::JitOptions opts, size_t packets = 3000,
+                bool halfCross = false) {
+  Rng rng(seed);
+  std::ostringstream text;
+  text << "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:c - [0:0]\n-A FORWARD -j c\n";
+  std::vector<RuleSpec> specs;
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < rules; ++i) {
+    specs.push_back(randomSpec(rng, shape));
+    lines.push_back(ruleText(specs.back(), shape.family));
+  }
+  for (const auto& l : lines) text << "-A c" << l << "\n";
+  text << "COMMIT\n";
+  Ruleset vecRs = testsupport::parseRules(text.str(), shape.family);
+  Ruleset scalarRs = testsupport::parseRules(text.str(), shape.family);
+  if (halfCross) {
+    Ruleset probeRs = testsupport::parseRules(text.str(), shape.family);
+    jit::JitClassifier probe(probeRs, opts);
+    jit::EpochDomain::Reader r(probe.epochs());
+    jit::ReadSection section(r);
+    std::vector<size_t> entries;
+    for (const auto& g : probe.chainSearch(0, size_t(probeRs.tables[0].findChain("c") - probeRs.tables[0].chains.data())).current()->groups) entries.push_back(g->cross.entries());
+    std::sort(entries.begin(), entries.end());
+    opts.crossEntries = entries[entries.size() / 2];
+  }
+  opts.simd = true;
+  jit::JitClassifier vec(vecRs, opts);
+  opts.simd = false;
+  jit::JitClassifier scalar(scalarRs, opts);
+  const size_t ci = size_t(vecRs.tables[0].findChain("c") - vecRs.tables[0].chains.data());
+  EXPECT_FALSE(vec.chainCallsBack(0, ci));
+
+  std::vector<jit::JitKey> keys;
+  for (size_t i = 0; i < packets; ++i) {
+    // Mostly packets made from a rule anywhere in the chain, some from none.
+    RuleSpec none;
+    std::vector<uint8_t> bytes = packetFor(rng, rng.chance(90) ? specs[rng.below(specs.size())] : none, shape.family);
+    PacketView p;
+    EXPECT_EQ(parseL3(shape.family, bytes.data(), uint32_t(bytes.size()), p), L3Status::Ok);
+    p.inIface = rng.chance(50) ? "in0" : "in1";
+    keys.emplace_back();
+    EXPECT_TRUE(vec.makeKey(p, keys.back()));
+  }
+  jit::EpochDomain::Reader vr(vec.epochs()), sr(scalar.epochs());
+  jit::ReadSection vs(vr), ss(sr);
+  const jit::Snapshot& v = *vec.chainSearch(0, ci).current();
+  const jit::Snapshot& s = *scalar.chainSearch(0, ci).current();
+  std::vector<int32_t> gotVec(keys.size()), gotScalar(keys.size());
+  // An odd count, so that the last block is partial.
+  const size_t n = keys.size() - 5;
+  jit::ChainSearch::findBatch(v, keys.data(), n, gotVec.data(), nullptr);
+  jit::ChainSearch::findBatch(s, keys.data(), n, gotScalar.data(), nullptr);
+  Outcome o{v.groups.size(), v.crossGroups, 0, 0, v.simd, v.simdCross};
+  std::set<size_t> hit;
+  size_t failures = 0;
+  for (size_t i = 0; i < n && failures < 5; ++i) {
+    const int32_t want = jit::ChainSearch::find(v, keys[i], 0, nullptr);
+    if (gotVec[i] != want || gotScalar[i] != want) {
+      ADD_FAILURE() << "packet " << i << ": find " << want << ", vector batch " << gotVec[i] << ", scalar batch "
+                    << gotScalar[i];
+      ++failures;
+    }
+    if (want < 0) continue;
+    hit.insert(size_t(std::upper_bound(v.start.begin(), v.start.end(), uint32_t(want)) - v.start.begin()) - 1);
+    const std::string& line = lines[size_t(want)];
+    o.residualHits += line.find(" -i ") != std::string::npos || line.find("--tcp-flags") != std::string::npos;
+  }
+  o.groupsHit = hit.size();
+  EXPECT_EQ(v.simd, jit::simd::available());
+  EXPECT_FALSE(s.simd);
+  return o;
+}
+
+jit::JitOptions groupsOf(uint32_t rules) {
+  jit::JitOptions o;
+  o.groupRules = o.largeGroupRules = rules;
+  return o;
+}
+
+// A single group: its cross product answers alone.
+TEST(JitBatch, OneGroupIPv4) {
+  Outcome o = compare({}, 1, 900, groupsOf(2048));
+  EXPECT_EQ(o.groups, 1u);
+  EXPECT_EQ(o.simdCross, o.simd);
+  EXPECT_GT(o.residualHits, 50u);
+}
+TEST(JitBatch, OneGroupIPv6) {
+  Outcome o = compare({Family::IPv6}, 2, 900, groupsOf(2048));
+  EXPECT_EQ(o.groups, 1u);
+  EXPECT_GT(o.residualHits, 50u);
+}
+// Sixteen groups, every one with a cross product: rounds over the groups.
+TEST(JitBatch, ManyGroupsIPv4) {
+  Outcome o = compare({}, 3, 1024, groupsOf(64));
+  EXPECT_EQ(o.groups, 16u);
+  EXPECT_EQ(o.crossGroups, 16u);
+  EXPECT_EQ(o.simdCross, o.simd);
+  EXPECT_GE(o.groupsHit, 12u);
+  EXPECT_GT(o.residualHits, 50u);
+}
+TEST(JitBatch, ManyGroupsIPv6) {
+  Outcome o = compare({Family::IPv6}, 4, 1024, groupsOf(64));
+  EXPECT_EQ(o.groups, 16u);
+  EXPECT_GE(o.groupsHit, 12u);
+}
+// Two dimensions (addresses only).
+TEST(JitBatch, AddressesOnly) {
+  Outcome o = compare({Family::IPv4, false}, 5, 700, groupsOf(128));
+  EXPECT_GE(o.groupsHit, 4u);
+}
+// Some groups over the cross-product budget: those lanes leave the vector rounds.
+TEST(JitBatch, MixedCrossProducts) {
+  Outcome o = compare({}, 6, 1024, groupsOf(128), 3000, true);
+  EXPECT_GT(o.crossGroups, 0u);
+  EXPECT_LT(o.crossGroups, o.groups);
+  EXPECT_GE(o.groupsHit, 6u);
+}
+// More than 64 groups (two mask words): vector intervals, scalar rounds.
+TEST(JitBatch, MoreThan64Groups) {
+  Outcome o = compare({}, 7, 80 * 64, groupsOf(64), 2000);
+  EXPECT_EQ(o.groups, 80u);
+  EXPECT_FALSE(o.simdCross);
+  EXPECT_GE(o.groupsHit, 40u);
+}
+// Packed rows (no cross products): vector intervals, scalar rounds.
+TEST(JitBatch, PackedRows) {
+  jit::JitOptions opts = groupsOf(256);
+  opts.packRowsAbove = 0;
+  Outcome o = compare({}, 8, 1024, opts);
+  EXPECT_EQ(o.crossGroups, 0u);
+  EXPECT_GE(o.groupsHit, 3u);
+}
+
+}  // namespace
+}  // namespace nfjit
