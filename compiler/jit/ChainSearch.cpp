@@ -420,13 +420,13 @@ struct Search {
 
   // crossBatch with its rounds in vectors of 16 packets (SearchSimd.h).
   static void vectorCrossBatch(const Snapshot& s, const JitKey* keys, size_t n, int32_t* out, void* rt) {
-    constexpr size_t B = kBatch;
+    constexpr size_t B = simd::kBlockPackets;
     constexpr unsigned kRounds = 4;
     uint32_t iv[B][kRows], resume[B];
     for (size_t base = 0; base < n; base += B) {
       const size_t m = std::min(B, n - base);
       prefetchKeys(keys, base + B, std::min(n, base + 2 * B));
-      for (uint32_t open = simd::crossBlock(s, keys + base, m, kRounds, out + base, &iv[0][0], kRows, resume); open;
+      for (uint64_t open = simd::crossBlock(s, keys + base, m, kRounds, out + base, &iv[0][0], kRows, resume); open;
            open &= open - 1) {
         const size_t p = size_t(std::countr_zero(open));
         out[base + p] = groups(s, iv[p], resume[p], 0, keys[base + p], rt);
@@ -582,6 +582,7 @@ size_t Snapshot::bytes() const {
 void ChainSearch::vectorTables(Snapshot& s) const {
   s.simd = simd_ && simd::available();
   if (!s.simd) return;
+  for (const ChainDim& d : s.dims) s.tries.push_back(d.trie.view());
   const size_t ng = s.groups.size();
   s.cleanBits.assign(s.rules / 32 + 1, 0);
   s.crossTable.assign(ng * 4, nullptr);
@@ -636,7 +637,6 @@ std::shared_ptr<Snapshot> ChainSearch::assemble(std::vector<std::shared_ptr<cons
   for (const auto& g : s->groups) s->start.push_back(s->start.back() + g->size);
   s->rules = s->start.back();
   for (const auto& g : s->groups) s->crossGroups += !g->cross.empty();
-  vectorTables(*s);
   for (unsigned d = 0; d < fields_.size(); ++d) {
     ChainDim cd;
     cd.field = fields_[d];
@@ -687,6 +687,7 @@ std::shared_ptr<Snapshot> ChainSearch::assemble(std::vector<std::shared_ptr<cons
     }
     s->dims.push_back(std::move(cd));
   }
+  vectorTables(*s);
   return s;
 }
 

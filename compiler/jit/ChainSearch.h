@@ -109,6 +109,7 @@ struct Snapshot {
   // product over all dimensions); per group the cross products' steps as
   // flat arrays, and per rule of the chain its clean bit.
   bool simd = false, simdCross = false;
+  std::vector<IntervalTrie::View> tries;    // per dimension
   uint64_t crossMask = 0;                   // groups with a cross product
   std::vector<const uint16_t*> crossTable;  // [g * 4 + k]: step k's table
   std::vector<uint32_t> crossWidth;         // [g * 4 + k]

@@ -62,31 +62,49 @@ NFJIT_AVX512 inline __m512i keyWords(const JitKey* keys, unsigned offset, __mmas
   return gather32(keys, _mm512_add_epi32(at, splat(offset / 4)), live);
 }
 
-// The same walk as IntervalTrie::find and the scalar branchless search.
-NFJIT_AVX512 __m512i interval(const ChainDim& cd, const JitKey* keys, __mmask16 live) {
-  const __m512i v = keyWords(keys, cd.keyOffset, live);
-  if (cd.direct) return v;
-  if (!cd.trie.empty()) {
-    const IntervalTrie::View t = cd.trie.view();
-    __m512i node = _mm512_setzero_si512(), found = _mm512_setzero_si512();
+// The intervals of V vectors of packets in one dimension: the same walk as
+// IntervalTrie::find and the scalar branchless search, each level's
+// gathers for the V vectors issued together so that their misses overlap.
+template <size_t V>
+NFJIT_AVX512 __attribute__((always_inline)) inline void intervals(const ChainDim& cd, const IntervalTrie::View& t,
+                                                                  const JitKey* keys, const __mmask16* live,
+                                                                  __m512i* out) {
+  __m512i v[V];
+  for (size_t i = 0; i < V; ++i) v[i] = keyWords(keys + i * kLanes, cd.keyOffset, live[i]);
+  if (cd.direct) {
+    for (size_t i = 0; i < V; ++i) out[i] = v[i];
+    return;
+  }
+  if (t.levels) {
+    __m512i node[V], found[V];
+    for (size_t i = 0; i < V; ++i) node[i] = found[i] = _mm512_setzero_si512();
     for (unsigned l = 0; l < t.levels; ++l) {
-      const __m512i digit = _mm512_and_si512(_mm512_srl_epi32(v, _mm_cvtsi32_si128(int(t.shift[l]))), splat(t.mask[l]));
-      const __m512i e = gather32(t.inner[l], _mm512_or_si512(_mm512_sll_epi32(node, _mm_cvtsi32_si128(int(t.stride[l]))), digit), live);
-      const __m512i leaf = _mm512_srai_epi32(e, 31);
-      found = _mm512_or_si512(found, _mm512_and_si512(_mm512_and_si512(e, leaf), splat(~IntervalTrie::kLeaf)));
-      node = _mm512_andnot_si512(leaf, e);
+      const __m128i shift = _mm_cvtsi32_si128(int(t.shift[l])), stride = _mm_cvtsi32_si128(int(t.stride[l]));
+      for (size_t i = 0; i < V; ++i) {
+        const __m512i digit = _mm512_and_si512(_mm512_srl_epi32(v[i], shift), splat(t.mask[l]));
+        const __m512i e = gather32(t.inner[l], _mm512_or_si512(_mm512_sll_epi32(node[i], stride), digit), live[i]);
+        const __m512i leaf = _mm512_srai_epi32(e, 31);
+        found[i] = _mm512_or_si512(found[i], _mm512_and_si512(_mm512_and_si512(e, leaf), splat(~IntervalTrie::kLeaf)));
+        node[i] = _mm512_andnot_si512(leaf, e);
+      }
     }
-    const __m512i slot =
-        _mm512_or_si512(_mm512_sll_epi32(node, _mm_cvtsi32_si128(int(t.lastStride))), _mm512_and_si512(v, splat(t.lastMask)));
-    return _mm512_add_epi32(_mm512_add_epi32(found, gather32(t.base, node, live)), gather8(t.off, slot, live));
+    const __m128i lastStride = _mm_cvtsi32_si128(int(t.lastStride));
+    for (size_t i = 0; i < V; ++i) {
+      const __m512i slot = _mm512_or_si512(_mm512_sll_epi32(node[i], lastStride), _mm512_and_si512(v[i], splat(t.lastMask)));
+      out[i] = _mm512_add_epi32(_mm512_add_epi32(found[i], gather32(t.base, node[i], live[i])),
+                                gather8(t.off, slot, live[i]));
+    }
+    return;
   }
   const uint32_t* b = cd.bounds.data();
-  __m512i pos = _mm512_setzero_si512();
-  for (uint32_t step = (uint32_t(1) << cd.steps) >> 1; step; step >>= 1) {
-    const __m512i probe = gather32(b, _mm512_add_epi32(pos, splat(step - 1)), live);
-    pos = _mm512_mask_add_epi32(pos, _mm512_cmple_epu32_mask(probe, v), pos, splat(step));
-  }
-  return _mm512_min_epu32(pos, splat(cd.last));
+  __m512i pos[V];
+  for (size_t i = 0; i < V; ++i) pos[i] = _mm512_setzero_si512();
+  for (uint32_t step = (uint32_t(1) << cd.steps) >> 1; step; step >>= 1)
+    for (size_t i = 0; i < V; ++i) {
+      const __m512i probe = gather32(b, _mm512_add_epi32(pos[i], splat(step - 1)), live[i]);
+      pos[i] = _mm512_mask_add_epi32(pos[i], _mm512_cmple_epu32_mask(probe, v[i]), pos[i], splat(step));
+    }
+  for (size_t i = 0; i < V; ++i) out[i] = _mm512_min_epu32(pos[i], splat(cd.last));
 }
 
 NFJIT_AVX512 inline void scatterIntervals(const __m512i* ivd, size_t nd, __mmask16 lanes, uint32_t* iv, size_t stride) {
@@ -98,7 +116,7 @@ NFJIT_AVX512 inline void scatterIntervals(const __m512i* ivd, size_t nd, __mmask
 NFJIT_AVX512 void intervalsAvx512(const Snapshot& s, const JitKey* keys, size_t m, uint32_t* iv, size_t stride) {
   const __mmask16 live = liveLanes(m);
   __m512i ivd[kMaxDims];
-  for (size_t d = 0; d < s.dims.size(); ++d) ivd[d] = interval(s.dims[d], keys, live);
+  for (size_t d = 0; d < s.dims.size(); ++d) intervals<1>(s.dims[d], s.tries[d], keys, &live, &ivd[d]);
   scatterIntervals(ivd, s.dims.size(), live, iv, stride);
 }
 
@@ -135,76 +153,117 @@ NFJIT_AVX512 inline __mmask16 nonZero(__m512i lo, __m512i hi) {
   return __mmask16(_mm512_test_epi64_mask(lo, lo) | (_mm512_test_epi64_mask(hi, hi) << 8));
 }
 
+// One vector of packets in the rounds below.
 template <size_t ND>
-NFJIT_AVX512 uint32_t crossBlockAvx512(const Snapshot& s, const JitKey* keys, size_t m, unsigned rounds, int32_t* out,
+struct Block {
+  __mmask16 live, open, fallback;
+  __m512i iv[ND];
+  __m512i maskLo, maskHi;  // candidate groups, lanes 0-7 and 8-15
+  __m512i lowLo, lowHi;    // the lowest of them
+  __m512i g;               // its index
+  __m512i row[ND], cls;
+  __m512i result;
+};
+
+// V vectors of packets (m <= V * kLanes) through their cross products, each
+// step's gathers for the V vectors issued together.
+template <size_t ND, size_t V>
+NFJIT_AVX512 uint64_t crossBlockAvx512(const Snapshot& s, const JitKey* keys, size_t m, unsigned rounds, int32_t* out,
                                        uint32_t* iv, size_t stride, uint32_t* resume) {
   const size_t ng = s.groups.size();
-  const __mmask16 live = liveLanes(m);
   const __m512i zero = _mm512_setzero_si512();
-  __m512i ivd[ND];
-  for (size_t d = 0; d < ND; ++d) ivd[d] = interval(s.dims[d], keys, live);
+  Block<ND> b[V];
+  __mmask16 live[V];
+  for (size_t i = 0; i < V; ++i) live[i] = b[i].live = liveLanes(m > i * kLanes ? m - i * kLanes : 0);
+  for (size_t d = 0; d < ND; ++d) {
+    __m512i ivd[V];
+    intervals<V>(s.dims[d], s.tries[d], keys, live, ivd);
+    for (size_t i = 0; i < V; ++i) b[i].iv[d] = ivd[i];
+  }
 
-  // Candidate groups per packet, as u64 masks in two halves (lanes 0-7, 8-15).
   const uint64_t valid = ng >= 64 ? ~uint64_t(0) : (uint64_t(1) << ng) - 1;
-  __m512i maskLo = _mm512_maskz_set1_epi64(__mmask8(live), int64_t(valid));
-  __m512i maskHi = _mm512_maskz_set1_epi64(__mmask8(live >> 8), int64_t(valid));
+  for (Block<ND>& k : b) {
+    k.maskLo = _mm512_maskz_set1_epi64(__mmask8(k.live), int64_t(valid));
+    k.maskHi = _mm512_maskz_set1_epi64(__mmask8(k.live >> 8), int64_t(valid));
+  }
   if (ng > 1)
     for (size_t d = 0; d < ND; ++d) {
       const uint64_t* gm = s.dims[d].gmask.data();
-      maskLo = _mm512_and_si512(maskLo, _mm512_mask_i32gather_epi64(zero, __mmask8(live), lower(ivd[d]), gm, 8));
-      maskHi = _mm512_and_si512(maskHi, _mm512_mask_i32gather_epi64(zero, __mmask8(live >> 8), upper(ivd[d]), gm, 8));
-    }
-  __m512i result = splat(~uint32_t(0));  // -1: no rule
-  __mmask16 open = nonZero(maskLo, maskHi), fallback = 0;
-  const __m512i crossMask = _mm512_set1_epi64(int64_t(s.crossMask));
-  for (unsigned round = 0; round < rounds && open; ++round) {
-    const __m512i lowLo = _mm512_and_si512(maskLo, _mm512_sub_epi64(zero, maskLo));
-    const __m512i lowHi = _mm512_and_si512(maskHi, _mm512_sub_epi64(zero, maskHi));
-    const __m512i g = join(lowestBit(maskLo), lowestBit(maskHi));
-    const __mmask16 withCross =
-        __mmask16(_mm512_test_epi64_mask(lowLo, crossMask) | (_mm512_test_epi64_mask(lowHi, crossMask) << 8));
-    fallback |= open & ~withCross;
-    open &= withCross;
-    if (!open) break;
-    __m512i row[ND], cls;
-    if (ng == 1) {
-      for (size_t d = 0; d < ND; ++d) row[d] = gather16(s.dims[d].local.data(), ivd[d], open);
-      const CrossProduct& c = s.groups[0]->cross;
-      cls = row[c.order[0]];
-      for (size_t k = 0; k + 1 < ND; ++k) {
-        const __m512i idx = _mm512_add_epi32(_mm512_mullo_epi32(cls, splat(c.width[k])), row[c.order[k + 1]]);
-        cls = gather16(c.table[k].data(), idx, open);
+      for (Block<ND>& k : b) {
+        k.maskLo = _mm512_and_si512(k.maskLo, _mm512_mask_i32gather_epi64(zero, __mmask8(k.live), lower(k.iv[d]), gm, 8));
+        k.maskHi =
+            _mm512_and_si512(k.maskHi, _mm512_mask_i32gather_epi64(zero, __mmask8(k.live >> 8), upper(k.iv[d]), gm, 8));
       }
+    }
+  for (Block<ND>& k : b) {
+    k.result = splat(~uint32_t(0));  // -1: no rule
+    k.open = nonZero(k.maskLo, k.maskHi);
+    k.fallback = 0;
+  }
+  const __m512i crossMask = _mm512_set1_epi64(int64_t(s.crossMask));
+  for (unsigned round = 0; round < rounds; ++round) {
+    bool any = false;
+    for (Block<ND>& k : b) {
+      k.lowLo = _mm512_and_si512(k.maskLo, _mm512_sub_epi64(zero, k.maskLo));
+      k.lowHi = _mm512_and_si512(k.maskHi, _mm512_sub_epi64(zero, k.maskHi));
+      k.g = join(lowestBit(k.maskLo), lowestBit(k.maskHi));
+      const __mmask16 withCross =
+          __mmask16(_mm512_test_epi64_mask(k.lowLo, crossMask) | (_mm512_test_epi64_mask(k.lowHi, crossMask) << 8));
+      k.fallback |= k.open & ~withCross;
+      k.open &= withCross;
+      any = any || k.open;
+    }
+    if (!any) break;
+    if (ng == 1) {
+      const CrossProduct& c = s.groups[0]->cross;
+      for (size_t d = 0; d < ND; ++d)
+        for (Block<ND>& k : b) k.row[d] = gather16(s.dims[d].local.data(), k.iv[d], k.open);
+      for (Block<ND>& k : b) k.cls = k.row[c.order[0]];
+      for (size_t j = 0; j + 1 < ND; ++j)
+        for (Block<ND>& k : b) {
+          const __m512i idx = _mm512_add_epi32(_mm512_mullo_epi32(k.cls, splat(c.width[j])), k.row[c.order[j + 1]]);
+          k.cls = gather16(c.table[j].data(), idx, k.open);
+        }
     } else {
       for (size_t d = 0; d < ND; ++d)
-        row[d] = gather16(s.dims[d].local.data(), _mm512_add_epi32(_mm512_mullo_epi32(ivd[d], splat(uint32_t(ng))), g), open);
-      const __m512i steps = _mm512_slli_epi32(g, 2), orders = _mm512_slli_epi32(g, 3);
-      cls = pick<ND>(row, gather32(s.crossOrder.data(), orders, open));
-      for (size_t k = 0; k + 1 < ND; ++k) {
-        const __m512i slot = _mm512_add_epi32(steps, splat(uint32_t(k)));
-        const __m512i width = gather32(s.crossWidth.data(), slot, open);
-        const __m512i next = pick<ND>(row, gather32(s.crossOrder.data(), _mm512_add_epi32(orders, splat(uint32_t(k + 1))), open));
-        cls = gatherTables(s.crossTable.data(), slot, _mm512_add_epi32(_mm512_mullo_epi32(cls, width), next), open);
-      }
+        for (Block<ND>& k : b)
+          k.row[d] = gather16(s.dims[d].local.data(),
+                              _mm512_add_epi32(_mm512_mullo_epi32(k.iv[d], splat(uint32_t(ng))), k.g), k.open);
+      for (Block<ND>& k : b) k.cls = pick<ND>(k.row, gather32(s.crossOrder.data(), _mm512_slli_epi32(k.g, 3), k.open));
+      for (size_t j = 0; j + 1 < ND; ++j)
+        for (Block<ND>& k : b) {
+          const __m512i slot = _mm512_add_epi32(_mm512_slli_epi32(k.g, 2), splat(uint32_t(j)));
+          const __m512i width = gather32(s.crossWidth.data(), slot, k.open);
+          const __m512i order = _mm512_add_epi32(_mm512_slli_epi32(k.g, 3), splat(uint32_t(j + 1)));
+          const __m512i next = pick<ND>(k.row, gather32(s.crossOrder.data(), order, k.open));
+          k.cls = gatherTables(s.crossTable.data(), slot, _mm512_add_epi32(_mm512_mullo_epi32(k.cls, width), next), k.open);
+        }
     }
-    const __mmask16 none = _mm512_mask_cmpeq_epi32_mask(open, cls, splat(CrossProduct::kNoRule));
-    const __mmask16 hit = open & ~none;
-    const __m512i rule = ng == 1 ? cls : _mm512_add_epi32(cls, gather32(s.start.data(), g, hit));
-    const __m512i word = gather32(s.cleanBits.data(), _mm512_srli_epi32(rule, 5), hit);
-    const __mmask16 clean =
-        _mm512_mask_test_epi32_mask(hit, _mm512_srlv_epi32(word, _mm512_and_si512(rule, splat(31))), splat(1));
-    result = _mm512_mask_mov_epi32(result, clean, rule);
-    fallback |= hit & ~clean;  // the rule needs its residual check
-    // No rule in this group: on to the next candidate group.
-    maskLo = _mm512_mask_xor_epi64(maskLo, __mmask8(none), maskLo, lowLo);
-    maskHi = _mm512_mask_xor_epi64(maskHi, __mmask8(none >> 8), maskHi, lowHi);
-    open = none & nonZero(maskLo, maskHi);
+    for (Block<ND>& k : b) {
+      const __mmask16 none = _mm512_mask_cmpeq_epi32_mask(k.open, k.cls, splat(CrossProduct::kNoRule));
+      const __mmask16 hit = k.open & ~none;
+      const __m512i rule = ng == 1 ? k.cls : _mm512_add_epi32(k.cls, gather32(s.start.data(), k.g, hit));
+      const __m512i word = gather32(s.cleanBits.data(), _mm512_srli_epi32(rule, 5), hit);
+      const __mmask16 clean =
+          _mm512_mask_test_epi32_mask(hit, _mm512_srlv_epi32(word, _mm512_and_si512(rule, splat(31))), splat(1));
+      k.result = _mm512_mask_mov_epi32(k.result, clean, rule);
+      k.fallback |= hit & ~clean;  // the rule needs its residual check
+      // No rule in this group: on to the next candidate group.
+      k.maskLo = _mm512_mask_xor_epi64(k.maskLo, __mmask8(none), k.maskLo, k.lowLo);
+      k.maskHi = _mm512_mask_xor_epi64(k.maskHi, __mmask8(none >> 8), k.maskHi, k.lowHi);
+      k.open = none & nonZero(k.maskLo, k.maskHi);
+    }
   }
-  fallback |= open;
-  _mm512_mask_storeu_epi32(out, live, result);
-  if (fallback) {
-    scatterIntervals(ivd, ND, fallback, iv, stride);
-    _mm512_mask_storeu_epi32(resume, fallback, join(lowestBit(maskLo), lowestBit(maskHi)));
+  uint64_t fallback = 0;
+  for (size_t i = 0; i < V; ++i) {
+    Block<ND>& k = b[i];
+    k.fallback |= k.open;
+    _mm512_mask_storeu_epi32(out + i * kLanes, k.live, k.result);
+    if (k.fallback) {
+      scatterIntervals(k.iv, ND, k.fallback, iv + i * kLanes * stride, stride);
+      _mm512_mask_storeu_epi32(resume + i * kLanes, k.fallback, join(lowestBit(k.maskLo), lowestBit(k.maskHi)));
+    }
+    fallback |= uint64_t(k.fallback) << (i * kLanes);
   }
   return fallback;
 }
@@ -215,13 +274,13 @@ void intervals(const Snapshot& s, const JitKey* keys, size_t m, uint32_t* iv, si
   intervalsAvx512(s, keys, m, iv, stride);
 }
 
-uint32_t crossBlock(const Snapshot& s, const JitKey* keys, size_t m, unsigned rounds, int32_t* out, uint32_t* iv,
+uint64_t crossBlock(const Snapshot& s, const JitKey* keys, size_t m, unsigned rounds, int32_t* out, uint32_t* iv,
                     size_t stride, uint32_t* resume) {
   switch (s.dims.size()) {
-    case 2: return crossBlockAvx512<2>(s, keys, m, rounds, out, iv, stride, resume);
-    case 3: return crossBlockAvx512<3>(s, keys, m, rounds, out, iv, stride, resume);
-    case 4: return crossBlockAvx512<4>(s, keys, m, rounds, out, iv, stride, resume);
-    default: return crossBlockAvx512<5>(s, keys, m, rounds, out, iv, stride, resume);
+    case 2: return crossBlockAvx512<2, kBlockVectors>(s, keys, m, rounds, out, iv, stride, resume);
+    case 3: return crossBlockAvx512<3, kBlockVectors>(s, keys, m, rounds, out, iv, stride, resume);
+    case 4: return crossBlockAvx512<4, kBlockVectors>(s, keys, m, rounds, out, iv, stride, resume);
+    default: return crossBlockAvx512<5, kBlockVectors>(s, keys, m, rounds, out, iv, stride, resume);
   }
 }
 

@@ -17,6 +17,10 @@ struct Snapshot;
 namespace simd {
 
 constexpr size_t kLanes = 16;
+// Vectors crossBlock handles at once: their gathers overlap each other's misses.
+constexpr size_t kBlockVectors = 4;
+constexpr size_t kBlockPackets = kLanes * kBlockVectors;
+static_assert(kBlockPackets <= 64);  // crossBlock returns a u64 lane mask
 
 // Whether this CPU runs the kernels below.
 bool available();
@@ -24,12 +28,12 @@ bool available();
 // The intervals of m <= kLanes packets: iv[p * stride + d] for every dimension d.
 void intervals(const Snapshot& s, const JitKey* keys, size_t m, uint32_t* iv, size_t stride);
 
-// One block of m <= kLanes packets of a snapshot with simdCross set, through
+// One block of m <= kBlockPackets packets of a snapshot with simdCross set, through
 // its groups' cross products for up to `rounds` groups per packet. Sets
 // out[p] for the packets it settles and returns the mask of the others,
 // with their intervals in iv (as above) and in resume[p] the group to go
 // on from (64: past the first mask word).
-uint32_t crossBlock(const Snapshot& s, const JitKey* keys, size_t m, unsigned rounds, int32_t* out, uint32_t* iv,
+uint64_t crossBlock(const Snapshot& s, const JitKey* keys, size_t m, unsigned rounds, int32_t* out, uint32_t* iv,
                     size_t stride, uint32_t* resume);
 
 }  // namespace simd
