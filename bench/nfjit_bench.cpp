@@ -106,6 +106,9 @@ struct Views {
 struct Options {
   std::string mode, rules, trace, match;
   uint32_t groupRules = jit::JitOptions{}.groupRules;
+  size_t packRowsAbove = jit::JitOptions{}.packRowsAbove;
+  uint32_t largeGroupRules = jit::JitOptions{}.largeGroupRules;
+  size_t crossEntries = jit::JitOptions{}.crossEntries;
   size_t ops = 200;
   bool json = false;
   std::vector<std::string> engines = {"jit", "jit-run", "interp", "acl"};
@@ -117,7 +120,8 @@ struct Options {
 int usage() {
   std::cerr << "usage: nfjit-bench classify SET.iptables SET.trace SET.trace.match [--json]\n"
                "         [--engines jit,jit-scalar,jit-run,interp,acl] [--seconds S] [--interp-packets N] [--packets N]\n"
-               "         [--group-rules N]\n"
+               "         [--group-rules N] [--pack-rows-above N] [--large-group-rules N]\n"
+               "         [--cross-entries N]\n"
                "       nfjit-bench update SET.iptables SET.trace SET.trace.match [--ops N] [--group-rules N]\n";
   return 2;
 }
@@ -134,7 +138,8 @@ std::optional<Options> parseArgs(int argc, char** argv) {
     if (a == "--json") {
       o.json = true;
     } else if (a == "--engines" || a == "--seconds" || a == "--interp-packets" || a == "--packets" ||
-               a == "--group-rules" || a == "--ops") {
+               a == "--group-rules" || a == "--ops" || a == "--pack-rows-above" || a == "--cross-entries" ||
+               a == "--large-group-rules") {
       auto v = value();
       if (!v) return std::nullopt;
       if (a == "--engines") {
@@ -145,6 +150,12 @@ std::optional<Options> parseArgs(int argc, char** argv) {
         o.minSeconds = std::stod(*v);
       } else if (a == "--group-rules") {
         o.groupRules = uint32_t(std::stoul(*v));
+      } else if (a == "--pack-rows-above") {
+        o.packRowsAbove = std::stoul(*v);
+      } else if (a == "--large-group-rules") {
+        o.largeGroupRules = uint32_t(std::stoul(*v));
+      } else if (a == "--cross-entries") {
+        o.crossEntries = std::stoul(*v);
       } else if (a == "--ops") {
         o.ops = std::stoul(*v);
       } else if (a == "--interp-packets") {
@@ -221,6 +232,9 @@ int run(const Options& o) {
     auto b0 = Clock::now();
     jit::JitOptions jo;
     jo.groupRules = o.groupRules;
+    jo.packRowsAbove = o.packRowsAbove;
+    jo.largeGroupRules = o.largeGroupRules;
+    jo.crossEntries = o.crossEntries;
     jo.simd = simd;
     jitc = std::make_unique<jit::JitClassifier>(rs, jo);
     r.buildS = since(b0);
@@ -252,7 +266,8 @@ int run(const Options& o) {
         }
       }, &r.cpuMpps);
       for (size_t i = 0; i < n; ++i) got[i] = idx[i] < 0 ? -1 : ids[size_t(idx[i])];
-      r.note = "CB chain search only; " + std::to_string(jitc->stats().groups) + " groups, tables " +
+      r.note = "CB chain search only; " + std::to_string(jitc->stats().groups) + " groups (" +
+               std::to_string(jitc->stats().crossGroups) + " with cross products), tables " +
                std::to_string(jitc->stats().tableBytes / 1024) + " KiB";
     } else if (e == "jit-run") {
       // The whole traversal replay uses: FORWARD -> CB, counters, matched list.
