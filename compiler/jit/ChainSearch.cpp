@@ -306,8 +306,6 @@ struct Search {
   // probes of different packets are independent chains of loads.
   static void intervals(const Snapshot& s, const JitKey* keys, size_t m, uint32_t (*iv)[kRows]) {
     constexpr size_t B = kBatch;
-    static_assert(B == simd::kLanes);
-    if (s.simd) return simd::intervals(s, keys, m, &iv[0][0], kRows);
     for (size_t d = 0; d < ND; ++d) {
       const ChainDim& cd = s.dims[d];
       uint32_t v[B], pos[B];

@@ -104,9 +104,9 @@ struct Snapshot {
   std::vector<ChainDim> dims;
   std::vector<std::shared_ptr<const Group>> groups;
   std::vector<uint32_t> start;  // first rule of each group, plus the total at the end
-  // For the vector batch search (SearchSimd.h): whether to use it, and
-  // whether its cross-product rounds apply (one mask word, every cross
-  // product over all dimensions); per group the cross products' steps as
+  // For the vector batch search (SearchSimd.h): whether the CPU and the
+  // layout allow it, and whether it applies (cross products, every one over
+  // all dimensions, one mask word); per group the cross products' steps as
   // flat arrays, and per rule of the chain its clean bit.
   bool simd = false, simdCross = false;
   std::vector<IntervalTrie::View> tries;    // per dimension

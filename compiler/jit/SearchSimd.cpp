@@ -113,13 +113,6 @@ NFJIT_AVX512 inline void scatterIntervals(const __m512i* ivd, size_t nd, __mmask
   for (size_t d = 0; d < nd; ++d) _mm512_mask_i32scatter_epi32(iv + d, lanes, at, ivd[d], 4);
 }
 
-NFJIT_AVX512 void intervalsAvx512(const Snapshot& s, const JitKey* keys, size_t m, uint32_t* iv, size_t stride) {
-  const __mmask16 live = liveLanes(m);
-  __m512i ivd[kMaxDims];
-  for (size_t d = 0; d < s.dims.size(); ++d) intervals<1>(s.dims[d], s.tries[d], keys, &live, &ivd[d]);
-  scatterIntervals(ivd, s.dims.size(), live, iv, stride);
-}
-
 // Per lane, row[sel] (sel < ND).
 template <size_t ND>
 NFJIT_AVX512 inline __m512i pick(const __m512i* row, __m512i sel) {
@@ -269,10 +262,6 @@ NFJIT_AVX512 uint64_t crossBlockAvx512(const Snapshot& s, const JitKey* keys, si
 }
 
 }  // namespace
-
-void intervals(const Snapshot& s, const JitKey* keys, size_t m, uint32_t* iv, size_t stride) {
-  intervalsAvx512(s, keys, m, iv, stride);
-}
 
 uint64_t crossBlock(const Snapshot& s, const JitKey* keys, size_t m, unsigned rounds, int32_t* out, uint32_t* iv,
                     size_t stride, uint32_t* resume) {

@@ -210,14 +210,14 @@ TEST(JitBatch, MixedCrossProducts) {
   EXPECT_LT(o.crossGroups, o.groups);
   EXPECT_GE(o.groupsHit, 6u);
 }
-// More than 64 groups (two mask words): vector intervals, scalar rounds.
+// More than 64 groups (two mask words): the scalar search, vector option or not.
 TEST(JitBatch, MoreThan64Groups) {
   Outcome o = compare({}, 7, 80 * 64, groupsOf(64), 2000);
   EXPECT_EQ(o.groups, 80u);
   EXPECT_FALSE(o.simdCross);
   EXPECT_GE(o.groupsHit, 40u);
 }
-// Packed rows (no cross products): vector intervals, scalar rounds.
+// Packed rows (no cross products): the scalar search, vector option or not.
 TEST(JitBatch, PackedRows) {
   jit::JitOptions opts = groupsOf(256);
   opts.packRowsAbove = 0;
