@@ -33,6 +33,7 @@ void printStats(std::ostream& o, const jit::JitStats& s, double parseSeconds) {
     << "bitset rows       " << s.bitsetRows << "\n"
     << "cross groups      " << s.crossGroups << "\n"
     << "cross entries     " << s.crossEntries << "\n"
+    << "AVX-512 chains    " << s.vectorChains << "\n"
     << "table bytes       " << s.tableBytes << "\n"
     << "residual funcs    " << s.residualFunctions << "\n"
     << "IR instructions   " << s.irInstructions << "\n"

@@ -854,6 +854,7 @@ ChainSearchStats ChainSearch::stats() const {
     if (!g->cross.empty()) ++st.crossGroups, st.crossEntries += g->cross.entries();
   }
   st.bytes = s.bytes();
+  st.vector = s.simdCross;
   return st;
 }
 

@@ -89,6 +89,7 @@ void addSearchStats(JitStats& s, const ChainSearchStats& c) {
   s.bitsetRows += c.rows;
   s.crossGroups += c.crossGroups;
   s.crossEntries += c.crossEntries;
+  s.vectorChains += c.vector;
   s.tableBytes += c.bytes;
 }
 

@@ -39,6 +39,7 @@ struct JitStats {
   size_t bitsetRows = 0;       // distinct group rows over all chains
   size_t crossGroups = 0;      // groups answered by cross-product tables
   size_t crossEntries = 0;     // their entries (u16)
+  size_t vectorChains = 0;     // chains whose batch search runs in AVX-512 (SearchSimd.h)
   size_t tableBytes = 0;       // every table of the search structures
   size_t residualFunctions = 0;
   size_t irInstructions = 0;

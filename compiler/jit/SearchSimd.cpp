@@ -1,5 +1,7 @@
 #include "compiler/jit/SearchSimd.h"
 
+#if defined(__x86_64__)
+
 // GCC 12's AVX-512 headers fill the unused source of their intrinsics with
 // _mm512_undefined_*(), which -Wmaybe-uninitialized reports at every use.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -274,3 +276,14 @@ uint64_t crossBlock(const Snapshot& s, const JitKey* keys, size_t m, unsigned ro
 }
 
 }  // namespace nfjit::jit::simd
+
+#else  // not x86-64: the scalar search only
+
+namespace nfjit::jit::simd {
+bool available() { return false; }
+uint64_t crossBlock(const Snapshot&, const JitKey*, size_t, unsigned, int32_t*, uint32_t*, size_t, uint32_t*) {
+  return 0;  // never called: Snapshot::simd stays false
+}
+}  // namespace nfjit::jit::simd
+
+#endif

@@ -317,6 +317,9 @@ void classbench(const std::string& set, size_t interpPackets = 5000, jit::JitOpt
     const jit::Snapshot& snap = *jit.chainSearch(size_t(&t - rs.tables.data()), cb).current();
     EXPECT_EQ(snap.crossGroups, crossGroups < 0 ? snap.groups.size() : size_t(crossGroups)) << set;
     EXPECT_EQ(snap.simd, opts.simd && jit::simd::available()) << set;
+    // CB is the one chain with fields (FORWARD only jumps to it).
+    const bool vector = snap.simd && snap.crossGroups > 0 && snap.maskWords == 1;
+    EXPECT_EQ(jit.stats().vectorChains, vector ? 1u : 0u) << set;
   }
 
   std::ifstream trace(base + ".trace"), match(base + ".trace.match");
