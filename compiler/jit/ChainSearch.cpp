@@ -579,7 +579,8 @@ size_t Snapshot::bytes() const {
 // The flat per-group arrays of the vector search.
 void ChainSearch::vectorTables(Snapshot& s) const {
   s.simd = simd_ && simd::available();
-  if (!s.simd) return;
+  // Only the rounds over cross products are vectorised (SearchSimd.h).
+  if (!s.simd || !s.crossGroups || s.maskWords != 1 || fields_.size() < 2) return;
   for (const ChainDim& d : s.dims) s.tries.push_back(d.trie.view());
   const size_t ng = s.groups.size();
   s.cleanBits.assign(s.rules / 32 + 1, 0);
@@ -590,7 +591,8 @@ void ChainSearch::vectorTables(Snapshot& s) const {
   for (size_t gi = 0; gi < ng; ++gi) {
     const Group& g = *s.groups[gi];
     for (uint32_t r = 0; r < g.size; ++r)
-      if ((g.clean[r / 64] >> (r % 64)) & 1) s.cleanBits[(s.start[gi] + r) / 32] |= uint32_t(1) << ((s.start[gi] + r) % 32);
+      if ((g.clean[r / 64] >> (r % 64)) & 1)
+        s.cleanBits[(s.start[gi] + r) / 32] |= uint32_t(1) << ((s.start[gi] + r) % 32);
     const CrossProduct& c = g.cross;
     if (c.empty()) continue;
     everyDim = everyDim && c.dims == fields_.size();
@@ -601,13 +603,14 @@ void ChainSearch::vectorTables(Snapshot& s) const {
       s.crossWidth[gi * 4 + k] = c.width[k];
     }
   }
-  s.simdCross = s.crossGroups && s.maskWords == 1 && everyDim && fields_.size() >= 2;
+  s.simdCross = everyDim;
 }
 
 ChainSearch::ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::vector<const Rule*>& rules,
                          ChainLayout layout, RuleCallback callback, EpochDomain& epochs)
-    : family_(f), packRows_(layout.packRows), simd_(layout.simd), groupRules_(clampGroupRules(layout.groupRules)), callback_(callback),
-      crossEntries_(layout.crossEntries), updateCrossEntries_(layout.updateCrossEntries), epochs_(epochs) {
+    : family_(f), packRows_(layout.packRows), simd_(layout.simd), groupRules_(clampGroupRules(layout.groupRules)),
+      callback_(callback), crossEntries_(layout.crossEntries), updateCrossEntries_(layout.updateCrossEntries),
+      epochs_(epochs) {
   fields_ = usedFields(f, lowered);
   std::vector<std::shared_ptr<const Group>> groups;
   for (size_t lo = 0; lo < lowered.size(); lo += groupRules_) {
