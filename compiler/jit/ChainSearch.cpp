@@ -416,7 +416,8 @@ struct Search {
     }
   }
 
-  // crossBatch with its rounds in vectors of 16 packets (SearchSimd.h).
+  // crossBatch in AVX-512 (SearchSimd.h), kBlockPackets packets per block;
+  // the lanes a block leaves open go on in groups().
   static void vectorCrossBatch(const Snapshot& s, const JitKey* keys, size_t n, int32_t* out, void* rt) {
     constexpr size_t B = simd::kBlockPackets;
     constexpr unsigned kRounds = 4;

@@ -71,7 +71,10 @@ class Dedup {
 bool combine(const RowSet& a, const RowSet& b, uint32_t words, uint32_t sumWords, std::vector<uint16_t>* table,
              Classes* out, uint32_t limit) {
   uint16_t none = 0;
-  if (table) table->assign(size_t(a.count) * b.count, 0);
+  if (table) {
+    table->reserve(size_t(a.count) * b.count + 1);  // and build()'s padding entry, without a reallocation
+    table->assign(size_t(a.count) * b.count, 0);
+  }
   if (out) {
     out->count = 1;
     out->bits.assign(words, 0);
@@ -218,7 +221,6 @@ bool CrossProduct::build(std::span<const RowSet> rows, uint32_t rules, uint32_t 
     Classes next;
     if (!combine(curView, b, words, sumWords, &built.table[k], last ? nullptr : &next, kMaxClasses)) return false;
     built.table[k].push_back(0);  // padding: a 32-bit gather may read the last entry
-    built.table[k].shrink_to_fit();
     if (last) break;
     cur = std::move(next);
     curView = cur.view();
