@@ -109,6 +109,7 @@ struct Options {
   size_t packRowsAbove = jit::JitOptions{}.packRowsAbove;
   uint32_t largeGroupRules = jit::JitOptions{}.largeGroupRules;
   size_t crossEntries = jit::JitOptions{}.crossEntries;
+  size_t largeCrossPerRule = jit::JitOptions{}.largeCrossEntriesPerRule;
   size_t ops = 200;
   bool json = false;
   std::vector<std::string> engines = {"jit", "jit-run", "interp", "acl"};
@@ -121,7 +122,7 @@ int usage() {
   std::cerr << "usage: nfjit-bench classify SET.iptables SET.trace SET.trace.match [--json]\n"
                "         [--engines jit,jit-scalar,jit-run,interp,acl] [--seconds S] [--interp-packets N] [--packets N]\n"
                "         [--group-rules N] [--pack-rows-above N] [--large-group-rules N]\n"
-               "         [--cross-entries N]\n"
+               "         [--cross-entries N] [--large-cross-per-rule N]\n"
                "       nfjit-bench update SET.iptables SET.trace SET.trace.match [--ops N] [--group-rules N]\n";
   return 2;
 }
@@ -139,6 +140,7 @@ std::optional<Options> parseArgs(int argc, char** argv) {
       o.json = true;
     } else if (a == "--engines" || a == "--seconds" || a == "--interp-packets" || a == "--packets" ||
                a == "--group-rules" || a == "--ops" || a == "--pack-rows-above" || a == "--cross-entries" ||
+               a == "--large-cross-per-rule" ||
                a == "--large-group-rules") {
       auto v = value();
       if (!v) return std::nullopt;
@@ -156,6 +158,8 @@ std::optional<Options> parseArgs(int argc, char** argv) {
         o.largeGroupRules = uint32_t(std::stoul(*v));
       } else if (a == "--cross-entries") {
         o.crossEntries = std::stoul(*v);
+      } else if (a == "--large-cross-per-rule") {
+        o.largeCrossPerRule = std::stoul(*v);
       } else if (a == "--ops") {
         o.ops = std::stoul(*v);
       } else if (a == "--interp-packets") {
@@ -235,6 +239,7 @@ int run(const Options& o) {
     jo.packRowsAbove = o.packRowsAbove;
     jo.largeGroupRules = o.largeGroupRules;
     jo.crossEntries = o.crossEntries;
+    jo.largeCrossEntriesPerRule = o.largeCrossPerRule;
     jo.simd = simd;
     jitc = std::make_unique<jit::JitClassifier>(rs, jo);
     r.buildS = since(b0);

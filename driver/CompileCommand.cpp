@@ -34,6 +34,7 @@ void printStats(std::ostream& o, const jit::JitStats& s, double parseSeconds) {
     << "cross groups      " << s.crossGroups << "\n"
     << "cross entries     " << s.crossEntries << "\n"
     << "AVX-512 chains    " << s.vectorChains << "\n"
+    << "packed-row chains " << s.packedChains << "\n"
     << "table bytes       " << s.tableBytes << "\n"
     << "residual funcs    " << s.residualFunctions << "\n"
     << "IR instructions   " << s.irInstructions << "\n"

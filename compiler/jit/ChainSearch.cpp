@@ -620,13 +620,31 @@ ChainSearch::ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::
       callback_(callback), crossEntries_(layout.crossEntries), updateCrossEntries_(layout.updateCrossEntries),
       epochs_(epochs) {
   fields_ = usedFields(f, lowered);
-  std::vector<std::shared_ptr<const Group>> groups;
-  for (size_t lo = 0; lo < lowered.size(); lo += groupRules_) {
-    size_t hi = std::min(lowered.size(), lo + groupRules_);
-    std::vector<std::shared_ptr<const LoweredRule>> part;
-    for (size_t r = lo; r < hi; ++r) part.push_back(std::make_shared<const LoweredRule>(std::move(lowered[r])));
-    groups.push_back(
-        buildGroup(packRows_, crossEntries_, fields_, std::move(part), {rules.begin() + lo, rules.begin() + hi}, {}));
+  std::vector<std::shared_ptr<const LoweredRule>> shared;
+  shared.reserve(lowered.size());
+  for (LoweredRule& r : lowered) shared.push_back(std::make_shared<const LoweredRule>(std::move(r)));
+  auto build = [&] {
+    std::vector<std::shared_ptr<const Group>> groups;
+    size_t crossLeft = layout.chainCrossEntries ? layout.chainCrossEntries : SIZE_MAX;
+    for (size_t lo = 0; lo < shared.size(); lo += groupRules_) {
+      size_t hi = std::min(shared.size(), lo + groupRules_);
+      auto g = buildGroup(packRows_, std::min(crossEntries_, crossLeft), fields_, {shared.begin() + lo, shared.begin() + hi},
+                          {rules.begin() + lo, rules.begin() + hi}, {});
+      if (layout.chainCrossEntries && wantsCross(*g, crossEntries_)) {
+        // Out of budget (a group with no cross product within what is left): the chain is too large for them.
+        if (g->cross.empty()) return std::vector<std::shared_ptr<const Group>>{};
+        crossLeft -= g->cross.entries();
+      }
+      groups.push_back(std::move(g));
+    }
+    return groups;
+  };
+  auto groups = build();
+  if (groups.empty() && !shared.empty()) {
+    packRows_ = true;
+    groupRules_ = clampGroupRules(layout.packedGroupRules);
+    crossEntries_ = updateCrossEntries_ = 0;
+    groups = build();
   }
   owner_ = assemble(std::move(groups));
   cur_.store(owner_.get(), std::memory_order_seq_cst);
@@ -866,6 +884,7 @@ ChainSearchStats ChainSearch::stats() const {
   }
   st.bytes = s.bytes();
   st.vector = s.simdCross;
+  st.packed = packRows_;
   return st;
 }
 

@@ -55,6 +55,11 @@ struct ChainLayout {
   // at most this many entries, else leaves it to a background thread.
   size_t updateCrossEntries = 0;
   bool simd = true;  // the AVX-512 batch search where the CPU has it (SearchSimd.h)
+  // Non-zero: the cross products of all groups together may take at most
+  // this many entries; past it the chain is built again with packed rows in
+  // groups of packedGroupRules, without cross products.
+  size_t chainCrossEntries = 0;
+  uint32_t packedGroupRules = 4096;
 };
 
 struct Group {
@@ -122,6 +127,7 @@ struct ChainSearchStats {
   size_t groups = 0, dims = 0, intervals = 0, rows = 0, bytes = 0;
   size_t crossGroups = 0, crossEntries = 0;
   bool vector = false;  // the batch search runs in AVX-512
+  bool packed = false;  // packed rows (a large chain)
 };
 
 class ChainSearch {
@@ -150,7 +156,9 @@ class ChainSearch {
   void settle();
 
   ChainSearchStats stats() const;
+  // The layout the chain was built with (packed rows when it outgrew chainCrossEntries).
   uint32_t groupRules() const { return groupRules_; }
+  bool packedRows() const { return packRows_; }
 
  private:
   std::shared_ptr<Snapshot> assemble(std::vector<std::shared_ptr<const Group>> groups) const;

@@ -90,6 +90,7 @@ void addSearchStats(JitStats& s, const ChainSearchStats& c) {
   s.crossGroups += c.crossGroups;
   s.crossEntries += c.crossEntries;
   s.vectorChains += c.vector;
+  s.packedChains += c.packed;
   s.tableBytes += c.bytes;
 }
 
@@ -108,6 +109,20 @@ std::vector<uint32_t> groupSizes(const std::vector<ChainLayout>& layouts) {
   std::vector<uint32_t> out;
   for (const auto& l : layouts) out.push_back(l.groupRules);
   return out;
+}
+
+// A chain's search, built from a copy of its lowered rules (the residual
+// module reads them afterwards); `layout` becomes the one the search took
+// (a large chain falls back to packed rows when its cross products outgrow
+// their budget), which the residual functions' groups must follow.
+std::unique_ptr<ChainSearch> buildSearch(Family f, const ChainPlan& cp, const Chain& chain, ChainLayout& layout,
+                                         EpochDomain& epochs) {
+  std::vector<const Rule*> rules;
+  for (const Rule& r : chain.rules) rules.push_back(&r);
+  auto search = std::make_unique<ChainSearch>(f, cp.lowered, rules, layout, &ruleCallback, epochs);
+  layout.groupRules = search->groupRules();
+  layout.packRows = search->packedRows();
+  return search;
 }
 
 void fillPlanStats(JitStats& s, const Ruleset& rs, const Plan& plan, const std::vector<ChainLayout>& layouts) {
@@ -207,24 +222,22 @@ JitClassifier::JitClassifier(const Ruleset& rs, JitOptions opts) : rs_(rs), coun
   }
   im.rt.family = rs.family;
   im.rt.chains = &im.chainsById;
-  fillPlanStats(stats_, rs, im.plan, im.layouts);
-
-  // The residual module first: it reads the lowered rules the searches then take over.
-  auto ctx = std::make_unique<llvm::LLVMContext>();
-  std::unique_ptr<llvm::Module> mod;
-  if (stats_.residualFunctions) mod = buildModule(*ctx, im.plan, groupSizes(im.layouts));
-  timer.lap("irgen");
-  std::vector<std::vector<size_t>> residual;
-  for (ChainPlan& cp : im.plan.chains) {
-    residual.push_back(residualGroups(cp, im.layouts[cp.id].groupRules));
-    std::vector<const Rule*> rules;
-    for (const Rule& r : im.chainsById[cp.id]->rules) rules.push_back(&r);
-    im.searches.push_back(std::make_unique<ChainSearch>(rs.family, std::move(cp.lowered), rules, im.layouts[cp.id],
-                                                        &ruleCallback, im.epochs));
-    cp.lowered.clear();
+  // The searches first: the residual functions follow their groups.
+  for (const ChainPlan& cp : im.plan.chains) {
+    im.searches.push_back(buildSearch(rs.family, cp, *im.chainsById[cp.id], im.layouts[cp.id], im.epochs));
     addSearchStats(stats_, im.searches.back()->stats());
   }
   timer.lap("search");
+  fillPlanStats(stats_, rs, im.plan, im.layouts);
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  std::unique_ptr<llvm::Module> mod;
+  if (stats_.residualFunctions) mod = buildModule(*ctx, im.plan, groupSizes(im.layouts));
+  std::vector<std::vector<size_t>> residual;
+  for (ChainPlan& cp : im.plan.chains) {
+    residual.push_back(residualGroups(cp, im.layouts[cp.id].groupRules));
+    cp.lowered.clear();
+  }
+  timer.lap("irgen");
   if (!mod) return;
 
   auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
@@ -370,8 +383,17 @@ bool emitCode(const Ruleset& rs, EmitKind kind, std::string& out, std::string& e
   initLlvm();
   Timer timer(stats);
   Plan plan(rs);
-  const std::vector<ChainLayout> layouts = chainLayouts(plan, opts);
+  std::vector<ChainLayout> layouts = chainLayouts(plan, opts);
   timer.lap("lower");
+  {
+    // The searches decide the large chains' layouts (and give the stats).
+    EpochDomain epochs;
+    for (const ChainPlan& cp : plan.chains) {
+      auto search = buildSearch(rs.family, cp, rs.tables[cp.table].chains[cp.chain], layouts[cp.id], epochs);
+      if (stats) addSearchStats(*stats, search->stats());
+    }
+    timer.lap("search");
+  }
   if (stats) fillPlanStats(*stats, rs, plan, layouts);
   auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!jtmb) return error = errText(jtmb.takeError()), false;
@@ -383,16 +405,6 @@ bool emitCode(const Ruleset& rs, EmitKind kind, std::string& out, std::string& e
   mod->setDataLayout((*tm)->createDataLayout());
   mod->setTargetTriple((*tm)->getTargetTriple().str());
   timer.lap("irgen");
-  if (stats) {
-    EpochDomain epochs;
-    for (ChainPlan& cp : plan.chains) {
-      std::vector<const Rule*> rules;
-      for (const Rule& r : rs.tables[cp.table].chains[cp.chain].rules) rules.push_back(&r);
-      ChainSearch search(rs.family, std::move(cp.lowered), rules, layouts[cp.id], &ruleCallback, epochs);
-      addSearchStats(*stats, search.stats());
-    }
-    timer.lap("search");
-  }
   optimizeModule(*mod, tm->get(), opts.optLevel);
   if (stats) stats->irInstructions = instructionCount(*mod);
   timer.lap("optimize");

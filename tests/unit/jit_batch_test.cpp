@@ -93,8 +93,10 @@ struct Outcome {
 // first rule from all three.
 // halfCross: the cross-product budget is set so that about half of the
 // groups get one.
+// againstInterpreter: also the JIT's first rule (findNext, with its
+// residual functions) against the interpreter's, for the first 500 packets.
 Outcome compare(const Shape& shape, uint64_t seed, size_t rules, jit::JitOptions opts, size_t packets = 3000,
-                bool halfCross = false) {
+                bool halfCross = false, bool againstInterpreter = false) {
   Rng rng(seed);
   std::ostringstream text;
   text << "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:c - [0:0]\n-A FORWARD -j c\n";
@@ -126,6 +128,7 @@ Outcome compare(const Shape& shape, uint64_t seed, size_t rules, jit::JitOptions
   EXPECT_FALSE(vec.chainCallsBack(0, ci));
 
   std::vector<jit::JitKey> keys;
+  Interpreter interp(scalarRs);
   for (size_t i = 0; i < packets; ++i) {
     // Mostly packets made from a rule anywhere in the chain, some from none.
     RuleSpec none;
@@ -135,6 +138,16 @@ Outcome compare(const Shape& shape, uint64_t seed, size_t rules, jit::JitOptions
     p.inIface = rng.chance(50) ? "in0" : "in1";
     keys.emplace_back();
     EXPECT_TRUE(vec.makeKey(p, keys.back()));
+    if (againstInterpreter && i < 500) {
+      EvalContext ictx{p}, jctx{p};
+      int32_t want = -1;
+      for (const RuleRef& m : interp.run("filter", Hook::Forward, ictx).matched)
+        if (!m.isPolicy && m.chain == ci) {
+          want = int32_t(m.rule);
+          break;
+        }
+      EXPECT_EQ(vec.findNext(0, ci, 0, jctx), want) << "packet " << i;
+    }
   }
   jit::EpochDomain::Reader vr(vec.epochs()), sr(scalar.epochs());
   jit::ReadSection vs(vr), ss(sr);
@@ -210,6 +223,30 @@ TEST(JitBatch, MixedCrossProducts) {
   EXPECT_LT(o.crossGroups, o.groups);
   EXPECT_GE(o.groupsHit, 6u);
 }
+// A chain above packRowsAbove whose cross products outgrow their budget is
+// built again with packed rows in groups of largeGroupRules; its residual
+// functions (rules with -i and --tcp-flags) must follow those groups.
+TEST(JitBatch, LargeChainOverCrossBudgetPacksRows) {
+  jit::JitOptions opts = groupsOf(64);
+  opts.largeGroupRules = 256;
+  opts.packRowsAbove = 0;
+  opts.largeCrossEntriesPerRule = 1;
+  Outcome o = compare({}, 9, 1024, opts, 3000, false, true);
+  EXPECT_EQ(o.groups, 4u);
+  EXPECT_EQ(o.crossGroups, 0u);
+  EXPECT_GT(o.residualHits, 50u);
+}
+// Within the budget the large chain keeps dense groups with cross products.
+TEST(JitBatch, LargeChainWithinCrossBudgetKeepsThem) {
+  jit::JitOptions opts = groupsOf(64);
+  opts.largeGroupRules = 256;
+  opts.packRowsAbove = 0;
+  Outcome o = compare({}, 10, 1024, opts, 3000, false, true);
+  EXPECT_EQ(o.groups, 16u);
+  EXPECT_EQ(o.crossGroups, 16u);
+  EXPECT_EQ(o.simdCross, o.simd);
+  EXPECT_GT(o.residualHits, 50u);
+}
 // More than 64 groups (two mask words): the scalar search, vector option or not.
 TEST(JitBatch, MoreThan64Groups) {
   Outcome o = compare({}, 7, 80 * 64, groupsOf(64), 2000);
@@ -221,6 +258,7 @@ TEST(JitBatch, MoreThan64Groups) {
 TEST(JitBatch, PackedRows) {
   jit::JitOptions opts = groupsOf(256);
   opts.packRowsAbove = 0;
+  opts.largeCrossEntriesPerRule = 0;
   Outcome o = compare({}, 8, 1024, opts);
   EXPECT_EQ(o.crossGroups, 0u);
   EXPECT_GE(o.groupsHit, 3u);

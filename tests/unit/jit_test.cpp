@@ -111,6 +111,7 @@ TEST(Jit, RandomRulesetsWithoutCrossProducts) {
 TEST(Jit, RandomRulesetsPackedRows) {
   jit::JitOptions opts;
   opts.packRowsAbove = 0;
+  opts.largeCrossEntriesPerRule = 0;
   randomRulesets(Family::IPv4, 11000, 60, opts);
   randomRulesets(Family::IPv6, 12000, 30, opts);
 }
@@ -320,6 +321,10 @@ void classbench(const std::string& set, size_t interpPackets = 5000, jit::JitOpt
     // CB is the one chain with fields (FORWARD only jumps to it).
     const bool vector = snap.simd && snap.crossGroups > 0 && snap.maskWords == 1;
     EXPECT_EQ(jit.stats().vectorChains, vector ? 1u : 0u) << set;
+    // A large chain keeps packed rows only when its cross products outgrew their budget.
+    const bool large = t.chains[cb].rules.size() > opts.packRowsAbove;
+    EXPECT_EQ(jit.chainSearch(size_t(&t - rs.tables.data()), cb).packedRows(), large && snap.crossGroups == 0) << set;
+    EXPECT_EQ(jit.stats().packedChains, large && snap.crossGroups == 0 ? 1u : 0u) << set;
   }
 
   std::ifstream trace(base + ".trace"), match(base + ".trace.match");
@@ -380,7 +385,10 @@ TEST(Jit, ClassBenchFw10kMixedGroups) {
   opts.crossEntries = size_t(1) << 21;
   classbench("fw1_10k", 0, opts, 3);
 }
+// acl1_100k's cross products would pass their budget (about 2,500 entries per
+// rule): packed rows. fw1_100k's fit (about 540): dense groups, all with them.
 TEST(Jit, ClassBenchAcl100k) { classbench("acl1_100k", 0, {}, 0); }
+TEST(Jit, ClassBenchFw100k) { classbench("fw1_100k", 0); }
 // The scalar batch search (what a CPU without AVX-512 runs); JitBatch.* compares it with the vector one
 // on many groups.
 TEST(Jit, ClassBenchScalarSearch) {

@@ -142,6 +142,7 @@ void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRows
   jit::JitOptions opts;
   opts.groupRules = opts.largeGroupRules = groupRules;
   opts.packRowsAbove = packRowsAbove;
+  opts.largeCrossEntriesPerRule = 0;  // above packRowsAbove: packed rows
   opts.updateCrossEntries = updateCross;
   opts.simd = simd;
   jit::JitClassifier updated(rs, opts);
