@@ -110,6 +110,7 @@ struct Options {
   uint32_t largeGroupRules = jit::JitOptions{}.largeGroupRules;
   size_t crossEntries = jit::JitOptions{}.crossEntries;
   size_t largeCrossPerRule = jit::JitOptions{}.largeCrossEntriesPerRule;
+  uint32_t largeDenseGroupRules = jit::JitOptions{}.largeDenseGroupRules;
   size_t ops = 200;
   bool json = false;
   std::vector<std::string> engines = {"jit", "jit-run", "interp", "acl"};
@@ -122,7 +123,7 @@ int usage() {
   std::cerr << "usage: nfjit-bench classify SET.iptables SET.trace SET.trace.match [--json]\n"
                "         [--engines jit,jit-scalar,jit-run,interp,acl] [--seconds S] [--interp-packets N] [--packets N]\n"
                "         [--group-rules N] [--pack-rows-above N] [--large-group-rules N]\n"
-               "         [--cross-entries N] [--large-cross-per-rule N]\n"
+               "         [--cross-entries N] [--large-cross-per-rule N] [--large-dense-group-rules N]\n"
                "       nfjit-bench update SET.iptables SET.trace SET.trace.match [--ops N] [--group-rules N]\n";
   return 2;
 }
@@ -140,7 +141,7 @@ std::optional<Options> parseArgs(int argc, char** argv) {
       o.json = true;
     } else if (a == "--engines" || a == "--seconds" || a == "--interp-packets" || a == "--packets" ||
                a == "--group-rules" || a == "--ops" || a == "--pack-rows-above" || a == "--cross-entries" ||
-               a == "--large-cross-per-rule" ||
+               a == "--large-cross-per-rule" || a == "--large-dense-group-rules" ||
                a == "--large-group-rules") {
       auto v = value();
       if (!v) return std::nullopt;
@@ -160,6 +161,8 @@ std::optional<Options> parseArgs(int argc, char** argv) {
         o.crossEntries = std::stoul(*v);
       } else if (a == "--large-cross-per-rule") {
         o.largeCrossPerRule = std::stoul(*v);
+      } else if (a == "--large-dense-group-rules") {
+        o.largeDenseGroupRules = uint32_t(std::stoul(*v));
       } else if (a == "--ops") {
         o.ops = std::stoul(*v);
       } else if (a == "--interp-packets") {
@@ -240,6 +243,7 @@ int run(const Options& o) {
     jo.largeGroupRules = o.largeGroupRules;
     jo.crossEntries = o.crossEntries;
     jo.largeCrossEntriesPerRule = o.largeCrossPerRule;
+    jo.largeDenseGroupRules = o.largeDenseGroupRules;
     jo.simd = simd;
     jitc = std::make_unique<jit::JitClassifier>(rs, jo);
     r.buildS = since(b0);

@@ -228,6 +228,7 @@ TEST(JitBatch, MixedCrossProducts) {
 // functions (rules with -i and --tcp-flags) must follow those groups.
 TEST(JitBatch, LargeChainOverCrossBudgetPacksRows) {
   jit::JitOptions opts = groupsOf(64);
+  opts.largeDenseGroupRules = 64;
   opts.largeGroupRules = 256;
   opts.packRowsAbove = 0;
   opts.largeCrossEntriesPerRule = 1;
@@ -239,6 +240,7 @@ TEST(JitBatch, LargeChainOverCrossBudgetPacksRows) {
 // Within the budget the large chain keeps dense groups with cross products.
 TEST(JitBatch, LargeChainWithinCrossBudgetKeepsThem) {
   jit::JitOptions opts = groupsOf(64);
+  opts.largeDenseGroupRules = 64;
   opts.largeGroupRules = 256;
   opts.packRowsAbove = 0;
   Outcome o = compare({}, 10, 1024, opts, 3000, false, true);
