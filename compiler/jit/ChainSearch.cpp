@@ -628,8 +628,8 @@ ChainSearch::ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::
     size_t crossLeft = layout.chainCrossEntries ? layout.chainCrossEntries : SIZE_MAX;
     for (size_t lo = 0; lo < shared.size(); lo += groupRules_) {
       size_t hi = std::min(shared.size(), lo + groupRules_);
-      auto g = buildGroup(packRows_, std::min(crossEntries_, crossLeft), fields_, {shared.begin() + lo, shared.begin() + hi},
-                          {rules.begin() + lo, rules.begin() + hi}, {});
+      auto g = buildGroup(packRows_, std::min(crossEntries_, crossLeft), fields_,
+                          {shared.begin() + lo, shared.begin() + hi}, {rules.begin() + lo, rules.begin() + hi}, {});
       if (layout.chainCrossEntries && wantsCross(*g, crossEntries_)) {
         // Out of budget (a group with no cross product within what is left): the chain is too large for them.
         if (g->cross.empty()) return std::vector<std::shared_ptr<const Group>>{};

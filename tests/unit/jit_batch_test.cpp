@@ -223,27 +223,28 @@ TEST(JitBatch, MixedCrossProducts) {
   EXPECT_LT(o.crossGroups, o.groups);
   EXPECT_GE(o.groupsHit, 6u);
 }
-// A chain above packRowsAbove whose cross products outgrow their budget is
-// built again with packed rows in groups of largeGroupRules; its residual
-// functions (rules with -i and --tcp-flags) must follow those groups.
-TEST(JitBatch, LargeChainOverCrossBudgetPacksRows) {
+// Every chain "large": dense groups of 64 while their cross products fit
+// largeCrossEntriesPerRule, else packed rows in groups of 256.
+jit::JitOptions largeChains(size_t crossEntriesPerRule) {
   jit::JitOptions opts = groupsOf(64);
   opts.largeDenseGroupRules = 64;
   opts.largeGroupRules = 256;
   opts.packRowsAbove = 0;
-  opts.largeCrossEntriesPerRule = 1;
-  Outcome o = compare({}, 9, 1024, opts, 3000, false, true);
+  opts.largeCrossEntriesPerRule = crossEntriesPerRule;
+  return opts;
+}
+// A chain above packRowsAbove whose cross products outgrow their budget is
+// built again with packed rows in groups of largeGroupRules; its residual
+// functions (rules with -i and --tcp-flags) must follow those groups.
+TEST(JitBatch, LargeChainOverCrossBudgetPacksRows) {
+  Outcome o = compare({}, 9, 1024, largeChains(1), 3000, false, true);
   EXPECT_EQ(o.groups, 4u);
   EXPECT_EQ(o.crossGroups, 0u);
   EXPECT_GT(o.residualHits, 50u);
 }
 // Within the budget the large chain keeps dense groups with cross products.
 TEST(JitBatch, LargeChainWithinCrossBudgetKeepsThem) {
-  jit::JitOptions opts = groupsOf(64);
-  opts.largeDenseGroupRules = 64;
-  opts.largeGroupRules = 256;
-  opts.packRowsAbove = 0;
-  Outcome o = compare({}, 10, 1024, opts, 3000, false, true);
+  Outcome o = compare({}, 10, 1024, largeChains(jit::JitOptions{}.largeCrossEntriesPerRule), 3000, false, true);
   EXPECT_EQ(o.groups, 16u);
   EXPECT_EQ(o.crossGroups, 16u);
   EXPECT_EQ(o.simdCross, o.simd);
