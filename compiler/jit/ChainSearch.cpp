@@ -433,6 +433,21 @@ struct Search {
     }
   }
 
+  // packedBlock (SearchSimd.h) over blocks; the lanes it leaves open go on in groups().
+  static void vectorPackedBatch(const Snapshot& s, const JitKey* keys, size_t n, int32_t* out, void* rt) {
+    constexpr size_t B = simd::kBlockPackets;
+    uint32_t iv[B][kRows], resume[B];
+    for (size_t base = 0; base < n; base += B) {
+      const size_t m = std::min(B, n - base);
+      prefetchKeys(keys, base + B, std::min(n, base + 2 * B));
+      for (uint64_t open = simd::packedBlock(s, keys + base, m, out + base, &iv[0][0], kRows, resume); open;
+           open &= open - 1) {
+        const size_t p = size_t(std::countr_zero(open));
+        out[base + p] = groups(s, iv[p], resume[p], 0, keys[base + p], rt);
+      }
+    }
+  }
+
   // A batch in stages, so that the cache misses of different packets
   // overlap: all interval searches (independent chains of loads), then
   // rounds over the candidate groups of the first mask word — prefetch the
@@ -454,6 +469,7 @@ struct Search {
     if (s.rules == 0) return std::fill(out, out + n, -1);
     if constexpr (ND >= 2) {
       if (s.simdCross) return vectorCrossBatch(s, keys, n, out, rt);
+      if (s.simdPacked) return vectorPackedBatch(s, keys, n, out, rt);
       if (s.crossGroups) return crossBatch(s, keys, n, out, rt);
     }
     const size_t ng = s.groups.size();
@@ -587,11 +603,31 @@ size_t Snapshot::bytes() const {
 // The flat per-group arrays of the vector search.
 void ChainSearch::vectorTables(Snapshot& s) const {
   s.simd = simd_ && simd::available();
-  // Only the rounds over cross products are vectorised (SearchSimd.h).
-  if (!s.simd || !s.crossGroups || s.maskWords != 1 || fields_.size() < 2) return;
-  for (const ChainDim& d : s.dims) s.tries.push_back(d.trie.view());
+  if (!s.simd || s.maskWords != 1 || fields_.size() < 2) return;
   const size_t ng = s.groups.size();
+  bool packed = !s.crossGroups;
+  for (const auto& g : s.groups) packed = packed && g->packed && g->sumWords == 1;
+  if (!s.crossGroups && !packed) return;
+  for (const ChainDim& d : s.dims) s.tries.push_back(d.trie.view());
   s.cleanBits.assign(s.rules / 32 + 1, 0);
+  if (packed) {
+    s.simdPacked = true;
+    s.packedSums.assign(ng * kMaxDims, nullptr);
+    s.packedRows.assign(ng * kMaxDims, nullptr);
+    s.packedStart.assign(ng * kMaxDims, nullptr);
+    for (size_t gi = 0; gi < ng; ++gi) {
+      const Group& g = *s.groups[gi];
+      for (uint32_t r = 0; r < g.size; ++r)
+        if ((g.clean[r / 64] >> (r % 64)) & 1)
+          s.cleanBits[(s.start[gi] + r) / 32] |= uint32_t(1) << ((s.start[gi] + r) % 32);
+      for (unsigned d = 0; d < g.dims; ++d) {
+        s.packedSums[gi * kMaxDims + d] = g.sums[d].data();
+        s.packedRows[gi * kMaxDims + d] = g.rows[d].data();
+        s.packedStart[gi * kMaxDims + d] = g.rowStart[d].data();
+      }
+    }
+    return;
+  }
   s.crossTable.assign(ng * 4, nullptr);
   s.crossWidth.assign(ng * 4, 0);
   s.crossOrder.assign(ng * 8, 0);

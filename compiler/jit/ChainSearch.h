@@ -120,6 +120,11 @@ struct Snapshot {
   std::vector<uint32_t> crossWidth;         // [g * 4 + k]
   std::vector<uint32_t> crossOrder;         // [g * 8 + k]
   std::vector<uint32_t> cleanBits;          // bit start[g] + local: no residual check
+  // Packed chains (every group packed, one summary word per row): per group
+  // and dimension ([g * kMaxDims + d]) the summaries, row starts and words.
+  bool simdPacked = false;
+  std::vector<const uint64_t*> packedSums, packedRows;
+  std::vector<const uint32_t*> packedStart;
   size_t bytes() const;
 };
 

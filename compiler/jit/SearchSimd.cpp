@@ -3,9 +3,10 @@
 #if defined(__x86_64__)
 
 // GCC 12's AVX-512 headers fill the unused source of their intrinsics with
-// _mm512_undefined_*(), which -Wmaybe-uninitialized reports at every use.
+// _mm512_undefined_*(), which -W(maybe-)uninitialized reports at every use.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #include <immintrin.h>
 
@@ -270,7 +271,155 @@ NFJIT_AVX512 uint64_t crossBlockAvx512(const Snapshot& s, const JitKey* keys, si
   return fallback;
 }
 
+// Per u64 lane, the index of its lowest set bit (-1 for zero lanes, which callers mask off).
+NFJIT_AVX512 inline __m512i lowestIndex(__m512i v) {
+  return _mm512_sub_epi64(_mm512_set1_epi64(63), _mm512_lzcnt_epi64(lowest(v)));
+}
+
+// Per u64 lane, its number of set bits (nibble lookups and byte sums:
+// AVX512BW, no VPOPCNTDQ needed).
+NFJIT_AVX512 inline __m512i popcount64(__m512i v) {
+  const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+  const __m512i nibble = _mm512_set1_epi8(0x0f);
+  const __m512i lo = _mm512_shuffle_epi8(lut, _mm512_and_si512(v, nibble));
+  const __m512i hi = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi64(v, 4), nibble));
+  return _mm512_sad_epu8(_mm512_add_epi8(lo, hi), _mm512_setzero_si512());
+}
+
+// 8 lanes: pointer table[slot] plus index * scale, as u64 addresses.
+template <class T>
+NFJIT_AVX512 inline __m512i addresses(const T* const* table, __m256i slot, __m256i index, __mmask8 live) {
+  const __m512i ptr = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), live, slot, table, 8);
+  return _mm512_add_epi64(ptr, _mm512_mullo_epi64(_mm512_cvtepu32_epi64(index), _mm512_set1_epi64(sizeof(T))));
+}
+NFJIT_AVX512 inline __m512i load64(__m512i at, __mmask8 live) {
+  return _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), live, at, nullptr, 1);
+}
+
+// One half (8 lanes) of a vector in packedBlockAvx512's rounds: the group's
+// rows (per dimension, `row`), the AND of their summaries, and where there
+// is a candidate word, the AND of that word's rows. Returns the lanes with
+// a candidate word, `bits` the AND and `word` its index.
+template <size_t ND>
+NFJIT_AVX512 inline __mmask8 firstWord(const Snapshot& s, __m256i g, const __m256i* row, __mmask8 live, __m512i& bits,
+                                       __m512i& word) {
+  __m256i slot[ND];
+  __m512i sum[ND], sb = _mm512_set1_epi64(-1);
+  for (size_t d = 0; d < ND; ++d) {
+    slot[d] = _mm256_add_epi32(_mm256_mullo_epi32(g, _mm256_set1_epi32(int(kMaxDims))), _mm256_set1_epi32(int(d)));
+    sum[d] = load64(addresses(s.packedSums.data(), slot[d], row[d], live), live);
+    sb = _mm512_and_si512(sb, sum[d]);
+  }
+  const __mmask8 any = _mm512_mask_test_epi64_mask(live, sb, sb);
+  const __m512i below = _mm512_sub_epi64(lowest(sb), _mm512_set1_epi64(1));
+  word = lowestIndex(sb);
+  bits = _mm512_set1_epi64(-1);
+  for (size_t d = 0; d < ND; ++d) {
+    const __m256i start = _mm512_mask_i64gather_epi32(_mm256_setzero_si256(), any,
+                                                      addresses(s.packedStart.data(), slot[d], row[d], any), nullptr, 1);
+    const __m512i at = _mm512_add_epi64(_mm512_cvtepu32_epi64(start), popcount64(_mm512_and_si512(sum[d], below)));
+    const __m512i ptr = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), any, slot[d], s.packedRows.data(), 8);
+    bits = _mm512_and_si512(bits, load64(_mm512_add_epi64(ptr, _mm512_slli_epi64(at, 3)), any));
+  }
+  return any;
+}
+
+// V vectors of a packed chain's packets: rounds over each packet's candidate
+// groups in rule order. A group whose rows' summaries do not intersect is
+// skipped; otherwise its first candidate word decides: its lowest rule
+// settles the packet when it needs no residual check, anything else (a
+// residual check, an empty word) is left to the scalar search from that group.
+template <size_t ND, size_t V>
+NFJIT_AVX512 uint64_t packedBlockAvx512(const Snapshot& s, const JitKey* keys, size_t m, int32_t* out, uint32_t* iv,
+                                        size_t stride, uint32_t* resume) {
+  constexpr unsigned kRounds = 4;
+  const size_t ng = s.groups.size();
+  const __m512i zero = _mm512_setzero_si512();
+  __mmask16 live[V], open[V], fallback[V];
+  __m512i ivs[V][ND], maskLo[V], maskHi[V], result[V];
+  for (size_t i = 0; i < V; ++i) live[i] = liveLanes(m > i * kLanes ? m - i * kLanes : 0);
+  for (size_t d = 0; d < ND; ++d) {
+    __m512i ivd[V];
+    intervals<V>(s.dims[d], s.tries[d], keys, live, ivd);
+    for (size_t i = 0; i < V; ++i) ivs[i][d] = ivd[i];
+  }
+  const uint64_t valid = ng >= 64 ? ~uint64_t(0) : (uint64_t(1) << ng) - 1;
+  for (size_t i = 0; i < V; ++i) {
+    maskLo[i] = _mm512_maskz_set1_epi64(__mmask8(live[i]), int64_t(valid));
+    maskHi[i] = _mm512_maskz_set1_epi64(__mmask8(live[i] >> 8), int64_t(valid));
+  }
+  for (size_t d = 0; d < ND; ++d) {
+    const uint64_t* gm = s.dims[d].gmask.data();
+    for (size_t i = 0; i < V; ++i) {
+      const __m512i lo = _mm512_mask_i32gather_epi64(zero, __mmask8(live[i]), lower(ivs[i][d]), gm, 8);
+      const __m512i hi = _mm512_mask_i32gather_epi64(zero, __mmask8(live[i] >> 8), upper(ivs[i][d]), gm, 8);
+      maskLo[i] = _mm512_and_si512(maskLo[i], lo);
+      maskHi[i] = _mm512_and_si512(maskHi[i], hi);
+    }
+  }
+  for (size_t i = 0; i < V; ++i) {
+    result[i] = splat(~uint32_t(0));
+    open[i] = nonZero(maskLo[i], maskHi[i]);
+    fallback[i] = 0;
+  }
+  for (unsigned round = 0; round < kRounds; ++round) {
+    bool any = false;
+    for (size_t i = 0; i < V; ++i) any = any || open[i];
+    if (!any) break;
+    __m512i g[V], row[V][ND];
+    for (size_t i = 0; i < V; ++i) g[i] = join(bitIndex(lowest(maskLo[i])), bitIndex(lowest(maskHi[i])));
+    for (size_t d = 0; d < ND; ++d)
+      for (size_t i = 0; i < V; ++i)
+        row[i][d] = gather16(s.dims[d].local.data(),
+                             _mm512_add_epi32(_mm512_mullo_epi32(ivs[i][d], splat(uint32_t(ng))), g[i]), open[i]);
+    for (size_t i = 0; i < V; ++i) {
+      __m256i rowLo[ND], rowHi[ND];
+      for (size_t d = 0; d < ND; ++d) rowLo[d] = lower(row[i][d]), rowHi[d] = upper(row[i][d]);
+      __m512i bitsLo, bitsHi, wordLo, wordHi;
+      const __mmask8 candLo = firstWord<ND>(s, lower(g[i]), rowLo, __mmask8(open[i]), bitsLo, wordLo);
+      const __mmask8 candHi = firstWord<ND>(s, upper(g[i]), rowHi, __mmask8(open[i] >> 8), bitsHi, wordHi);
+      const __mmask16 cand = __mmask16(candLo | (candHi << 8));
+      const __mmask16 hit = cand & nonZero(bitsLo, bitsHi);
+      const __m512i local = join(_mm512_cvtepi64_epi32(_mm512_add_epi64(_mm512_slli_epi64(wordLo, 6), lowestIndex(bitsLo))),
+                                 _mm512_cvtepi64_epi32(_mm512_add_epi64(_mm512_slli_epi64(wordHi, 6), lowestIndex(bitsHi))));
+      const __m512i rule = _mm512_add_epi32(local, gather32(s.start.data(), g[i], hit));
+      const __m512i clean = gather32(s.cleanBits.data(), _mm512_srli_epi32(rule, 5), hit);
+      const __mmask16 settled =
+          _mm512_mask_test_epi32_mask(hit, _mm512_srlv_epi32(clean, _mm512_and_si512(rule, splat(31))), splat(1));
+      result[i] = _mm512_mask_mov_epi32(result[i], settled, rule);
+      fallback[i] |= cand & ~settled;  // a residual check, or an empty first word
+      // No candidate word in this group: on to the next candidate group.
+      const __mmask16 none = open[i] & ~cand;
+      maskLo[i] = _mm512_mask_xor_epi64(maskLo[i], __mmask8(none), maskLo[i], lowest(maskLo[i]));
+      maskHi[i] = _mm512_mask_xor_epi64(maskHi[i], __mmask8(none >> 8), maskHi[i], lowest(maskHi[i]));
+      open[i] = none & nonZero(maskLo[i], maskHi[i]);
+    }
+  }
+  uint64_t left = 0;
+  for (size_t i = 0; i < V; ++i) {
+    fallback[i] |= open[i];
+    _mm512_mask_storeu_epi32(out + i * kLanes, live[i], result[i]);
+    if (fallback[i]) {
+      scatterIntervals(ivs[i], ND, fallback[i], iv + i * kLanes * stride, stride);
+      _mm512_mask_storeu_epi32(resume + i * kLanes, fallback[i],
+                               join(bitIndex(lowest(maskLo[i])), bitIndex(lowest(maskHi[i]))));
+    }
+    left |= uint64_t(fallback[i]) << (i * kLanes);
+  }
+  return left;
+}
+
 }  // namespace
+
+uint64_t packedBlock(const Snapshot& s, const JitKey* keys, size_t m, int32_t* out, uint32_t* iv, size_t stride,
+                     uint32_t* resume) {
+  switch (s.dims.size()) {
+    case 2: return packedBlockAvx512<2, kBlockVectors>(s, keys, m, out, iv, stride, resume);
+    case 3: return packedBlockAvx512<3, kBlockVectors>(s, keys, m, out, iv, stride, resume);
+    case 4: return packedBlockAvx512<4, kBlockVectors>(s, keys, m, out, iv, stride, resume);
+    default: return packedBlockAvx512<5, kBlockVectors>(s, keys, m, out, iv, stride, resume);
+  }
+}
 
 uint64_t crossBlock(const Snapshot& s, const JitKey* keys, size_t m, unsigned rounds, int32_t* out, uint32_t* iv,
                     size_t stride, uint32_t* resume) {
@@ -291,6 +440,7 @@ bool available() { return false; }
 uint64_t crossBlock(const Snapshot&, const JitKey*, size_t, unsigned, int32_t*, uint32_t*, size_t, uint32_t*) {
   return 0;  // never called: Snapshot::simd stays false
 }
+uint64_t packedBlock(const Snapshot&, const JitKey*, size_t, int32_t*, uint32_t*, size_t, uint32_t*) { return 0; }
 }  // namespace nfjit::jit::simd
 
 #endif

@@ -85,7 +85,7 @@ std::vector<uint8_t> packetFor(Rng& rng, const RuleSpec& r, Family f) {
 
 struct Outcome {
   size_t groups = 0, crossGroups = 0, groupsHit = 0, residualHits = 0;
-  bool simd = false, simdCross = false;
+  bool simd = false, simdCross = false, simdPacked = false;
 };
 
 // Builds chain c of `rules` rules, searches `packets` packets in batches
@@ -158,7 +158,7 @@ Outcome compare(const Shape& shape, uint64_t seed, size_t rules, jit::JitOptions
   const size_t n = keys.size() - 5;
   jit::ChainSearch::findBatch(v, keys.data(), n, gotVec.data(), nullptr);
   jit::ChainSearch::findBatch(s, keys.data(), n, gotScalar.data(), nullptr);
-  Outcome o{v.groups.size(), v.crossGroups, 0, 0, v.simd, v.simdCross};
+  Outcome o{v.groups.size(), v.crossGroups, 0, 0, v.simd, v.simdCross, v.simdPacked};
   std::set<size_t> hit;
   size_t failures = 0;
   for (size_t i = 0; i < n && failures < 5; ++i) {
@@ -257,13 +257,24 @@ TEST(JitBatch, MoreThan64Groups) {
   EXPECT_FALSE(o.simdCross);
   EXPECT_GE(o.groupsHit, 40u);
 }
-// Packed rows (no cross products): the scalar search, vector option or not.
-TEST(JitBatch, PackedRows) {
+// Packed rows (no cross products): vector rounds over each packet's groups
+// and their first candidate words (SearchSimd.h packedBlock).
+jit::JitOptions packedRows() {
   jit::JitOptions opts = groupsOf(256);
   opts.packRowsAbove = 0;
   opts.largeCrossEntriesPerRule = 0;
-  Outcome o = compare({}, 8, 1024, opts);
+  return opts;
+}
+TEST(JitBatch, PackedRowsIPv4) {
+  Outcome o = compare({}, 8, 1024, packedRows());
   EXPECT_EQ(o.crossGroups, 0u);
+  EXPECT_EQ(o.simdPacked, o.simd);
+  EXPECT_GE(o.groupsHit, 3u);
+  EXPECT_GT(o.residualHits, 50u);
+}
+TEST(JitBatch, PackedRowsIPv6) {
+  Outcome o = compare({Family::IPv6}, 11, 1024, packedRows());
+  EXPECT_EQ(o.simdPacked, o.simd);
   EXPECT_GE(o.groupsHit, 3u);
 }
 
