@@ -388,6 +388,9 @@ TEST(Jit, ClassBenchFw10kMixedGroups) {
 // acl1_100k's cross products would pass their budget (about 2,500 entries per
 // rule): packed rows. fw1_100k's fit (about 540): dense groups, all with them.
 TEST(Jit, ClassBenchAcl100k) { classbench("acl1_100k", 0, {}, 0); }
+// Packed rows too; per packet 1.7 candidate groups without a match and 1.3
+// empty first words, which the vector rounds leave to the scalar search.
+TEST(Jit, ClassBenchIpc100k) { classbench("ipc1_100k", 0, {}, 0); }
 TEST(Jit, ClassBenchFw100k) { classbench("fw1_100k", 0); }
 // The scalar batch search (what a CPU without AVX-512 runs); JitBatch.* compares it with the vector one
 // on many groups.
