@@ -610,6 +610,12 @@ void ChainSearch::vectorTables(Snapshot& s) const {
   if (!s.crossGroups && !packed) return;
   for (const ChainDim& d : s.dims) s.tries.push_back(d.trie.view());
   s.cleanBits.assign(s.rules / 32 + 1, 0);
+  for (size_t gi = 0; gi < ng; ++gi) {
+    const Group& g = *s.groups[gi];
+    for (uint32_t r = 0; r < g.size; ++r)
+      if ((g.clean[r / 64] >> (r % 64)) & 1)
+        s.cleanBits[(s.start[gi] + r) / 32] |= uint32_t(1) << ((s.start[gi] + r) % 32);
+  }
   if (packed) {
     s.simdPacked = true;
     s.packedSums.assign(ng * kMaxDims, nullptr);
@@ -617,9 +623,6 @@ void ChainSearch::vectorTables(Snapshot& s) const {
     s.packedStart.assign(ng * kMaxDims, nullptr);
     for (size_t gi = 0; gi < ng; ++gi) {
       const Group& g = *s.groups[gi];
-      for (uint32_t r = 0; r < g.size; ++r)
-        if ((g.clean[r / 64] >> (r % 64)) & 1)
-          s.cleanBits[(s.start[gi] + r) / 32] |= uint32_t(1) << ((s.start[gi] + r) % 32);
       for (unsigned d = 0; d < g.dims; ++d) {
         s.packedSums[gi * kMaxDims + d] = g.sums[d].data();
         s.packedRows[gi * kMaxDims + d] = g.rows[d].data();
@@ -633,11 +636,7 @@ void ChainSearch::vectorTables(Snapshot& s) const {
   s.crossOrder.assign(ng * 8, 0);
   bool everyDim = true;
   for (size_t gi = 0; gi < ng; ++gi) {
-    const Group& g = *s.groups[gi];
-    for (uint32_t r = 0; r < g.size; ++r)
-      if ((g.clean[r / 64] >> (r % 64)) & 1)
-        s.cleanBits[(s.start[gi] + r) / 32] |= uint32_t(1) << ((s.start[gi] + r) % 32);
-    const CrossProduct& c = g.cross;
+    const CrossProduct& c = s.groups[gi]->cross;
     if (c.empty()) continue;
     everyDim = everyDim && c.dims == fields_.size();
     if (gi < 64) s.crossMask |= uint64_t(1) << gi;

@@ -271,11 +271,6 @@ NFJIT_AVX512 uint64_t crossBlockAvx512(const Snapshot& s, const JitKey* keys, si
   return fallback;
 }
 
-// Per u64 lane, the index of its lowest set bit (-1 for zero lanes, which callers mask off).
-NFJIT_AVX512 inline __m512i lowestIndex(__m512i v) {
-  return _mm512_sub_epi64(_mm512_set1_epi64(63), _mm512_lzcnt_epi64(lowest(v)));
-}
-
 // Per u64 lane, its number of set bits (nibble lookups and byte sums:
 // AVX512BW, no VPOPCNTDQ needed).
 NFJIT_AVX512 inline __m512i popcount64(__m512i v) {
@@ -299,10 +294,10 @@ NFJIT_AVX512 inline __m512i load64(__m512i at, __mmask8 live) {
 // One half (8 lanes) of a vector in packedBlockAvx512's rounds: the group's
 // rows (per dimension, `row`), the AND of their summaries, and where there
 // is a candidate word, the AND of that word's rows. Returns the lanes with
-// a candidate word, `bits` the AND and `word` its index.
+// a candidate word, `bits` the AND and `word` its index (u32).
 template <size_t ND>
 NFJIT_AVX512 inline __mmask8 firstWord(const Snapshot& s, __m256i g, const __m256i* row, __mmask8 live, __m512i& bits,
-                                       __m512i& word) {
+                                       __m256i& word) {
   __m256i slot[ND];
   __m512i sum[ND], sb = _mm512_set1_epi64(-1);
   for (size_t d = 0; d < ND; ++d) {
@@ -312,7 +307,7 @@ NFJIT_AVX512 inline __mmask8 firstWord(const Snapshot& s, __m256i g, const __m25
   }
   const __mmask8 any = _mm512_mask_test_epi64_mask(live, sb, sb);
   const __m512i below = _mm512_sub_epi64(lowest(sb), _mm512_set1_epi64(1));
-  word = lowestIndex(sb);
+  word = bitIndex(lowest(sb));
   bits = _mm512_set1_epi64(-1);
   for (size_t d = 0; d < ND; ++d) {
     const __m256i start = _mm512_mask_i64gather_epi32(_mm256_setzero_si256(), any,
@@ -375,13 +370,14 @@ NFJIT_AVX512 uint64_t packedBlockAvx512(const Snapshot& s, const JitKey* keys, s
     for (size_t i = 0; i < V; ++i) {
       __m256i rowLo[ND], rowHi[ND];
       for (size_t d = 0; d < ND; ++d) rowLo[d] = lower(row[i][d]), rowHi[d] = upper(row[i][d]);
-      __m512i bitsLo, bitsHi, wordLo, wordHi;
+      __m512i bitsLo, bitsHi;
+      __m256i wordLo, wordHi;
       const __mmask8 candLo = firstWord<ND>(s, lower(g[i]), rowLo, __mmask8(open[i]), bitsLo, wordLo);
       const __mmask8 candHi = firstWord<ND>(s, upper(g[i]), rowHi, __mmask8(open[i] >> 8), bitsHi, wordHi);
       const __mmask16 cand = __mmask16(candLo | (candHi << 8));
       const __mmask16 hit = cand & nonZero(bitsLo, bitsHi);
-      const __m512i local = join(_mm512_cvtepi64_epi32(_mm512_add_epi64(_mm512_slli_epi64(wordLo, 6), lowestIndex(bitsLo))),
-                                 _mm512_cvtepi64_epi32(_mm512_add_epi64(_mm512_slli_epi64(wordHi, 6), lowestIndex(bitsHi))));
+      const __m512i local = _mm512_add_epi32(_mm512_slli_epi32(join(wordLo, wordHi), 6),
+                                             join(bitIndex(lowest(bitsLo)), bitIndex(lowest(bitsHi))));
       const __m512i rule = _mm512_add_epi32(local, gather32(s.start.data(), g[i], hit));
       const __m512i clean = gather32(s.cleanBits.data(), _mm512_srli_epi32(rule, 5), hit);
       const __mmask16 settled =
