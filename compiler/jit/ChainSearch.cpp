@@ -918,7 +918,7 @@ ChainSearchStats ChainSearch::stats() const {
     if (!g->cross.empty()) ++st.crossGroups, st.crossEntries += g->cross.entries();
   }
   st.bytes = s.bytes();
-  st.vector = s.simdCross;
+  st.vector = s.simdCross || s.simdPacked;
   st.packed = packRows_;
   return st;
 }

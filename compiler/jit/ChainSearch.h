@@ -131,7 +131,7 @@ struct Snapshot {
 struct ChainSearchStats {
   size_t groups = 0, dims = 0, intervals = 0, rows = 0, bytes = 0;
   size_t crossGroups = 0, crossEntries = 0;
-  bool vector = false;  // the batch search runs in AVX-512
+  bool vector = false;  // the batch search runs in AVX-512 (cross products or packed rows)
   bool packed = false;  // packed rows (a large chain)
 };
 

@@ -318,11 +318,13 @@ void classbench(const std::string& set, size_t interpPackets = 5000, jit::JitOpt
     const jit::Snapshot& snap = *jit.chainSearch(size_t(&t - rs.tables.data()), cb).current();
     EXPECT_EQ(snap.crossGroups, crossGroups < 0 ? snap.groups.size() : size_t(crossGroups)) << set;
     EXPECT_EQ(snap.simd, opts.simd && jit::simd::available()) << set;
-    // CB is the one chain with fields (FORWARD only jumps to it).
-    const bool vector = snap.simd && snap.crossGroups > 0 && snap.maskWords == 1;
-    EXPECT_EQ(jit.stats().vectorChains, vector ? 1u : 0u) << set;
     // A large chain keeps packed rows only when its cross products outgrew their budget.
     const bool large = t.chains[cb].rules.size() > opts.packRowsAbove;
+    // CB is the one chain with fields (FORWARD only jumps to it); the vector
+    // search takes its cross products, or its packed rows.
+    const bool vector = snap.simd && snap.maskWords == 1 && (snap.crossGroups > 0 || large);
+    EXPECT_EQ(jit.stats().vectorChains, vector ? 1u : 0u) << set;
+    EXPECT_EQ(snap.simdPacked, vector && snap.crossGroups == 0) << set;
     EXPECT_EQ(jit.chainSearch(size_t(&t - rs.tables.data()), cb).packedRows(), large && snap.crossGroups == 0) << set;
     EXPECT_EQ(jit.stats().packedChains, large && snap.crossGroups == 0 ? 1u : 0u) << set;
   }
