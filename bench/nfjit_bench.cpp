@@ -113,6 +113,7 @@ struct Options {
   uint32_t largeDenseGroupRules = jit::JitOptions{}.largeDenseGroupRules;
   size_t ops = 200;
   bool json = false;
+  bool tupleIndex = jit::JitOptions{}.tupleIndex;
   std::vector<std::string> engines = {"jit", "jit-run", "interp", "acl"};
   double minSeconds = 1.0;
   size_t interpPackets = 0;  // 0: scaled to the rule count
@@ -123,7 +124,7 @@ int usage() {
   std::cerr << "usage: nfjit-bench classify SET.iptables SET.trace SET.trace.match [--json]\n"
                "         [--engines jit,jit-scalar,jit-run,interp,acl] [--seconds S] [--interp-packets N] [--packets N]\n"
                "         [--group-rules N] [--pack-rows-above N] [--large-group-rules N]\n"
-               "         [--cross-entries N] [--large-cross-per-rule N] [--large-dense-group-rules N]\n"
+               "         [--cross-entries N] [--large-cross-per-rule N] [--large-dense-group-rules N] [--no-tuple-index]\n"
                "       nfjit-bench update SET.iptables SET.trace SET.trace.match [--ops N] [--group-rules N]\n";
   return 2;
 }
@@ -139,6 +140,8 @@ std::optional<Options> parseArgs(int argc, char** argv) {
     };
     if (a == "--json") {
       o.json = true;
+    } else if (a == "--no-tuple-index") {
+      o.tupleIndex = false;
     } else if (a == "--engines" || a == "--seconds" || a == "--interp-packets" || a == "--packets" ||
                a == "--group-rules" || a == "--ops" || a == "--pack-rows-above" || a == "--cross-entries" ||
                a == "--large-cross-per-rule" || a == "--large-dense-group-rules" ||
@@ -245,6 +248,7 @@ int run(const Options& o) {
     jo.largeCrossEntriesPerRule = o.largeCrossPerRule;
     jo.largeDenseGroupRules = o.largeDenseGroupRules;
     jo.simd = simd;
+    jo.tupleIndex = o.tupleIndex;
     jitc = std::make_unique<jit::JitClassifier>(rs, jo);
     r.buildS = since(b0);
     r.memMiB = rssMiB() - m0;

@@ -35,6 +35,7 @@ void printStats(std::ostream& o, const jit::JitStats& s, double parseSeconds) {
     << "cross entries     " << s.crossEntries << "\n"
     << "AVX-512 chains    " << s.vectorChains << "\n"
     << "packed-row chains " << s.packedChains << "\n"
+    << "tuple-index chains " << s.tupleChains << "\n"
     << "table bytes       " << s.tableBytes << "\n"
     << "residual funcs    " << s.residualFunctions << "\n"
     << "IR instructions   " << s.irInstructions << "\n"

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "compiler/jit/SearchSimd.h"
+#include "compiler/jit/TupleIndex.h"
 
 namespace nfjit::jit {
 namespace {
@@ -597,6 +598,7 @@ size_t Snapshot::bytes() const {
              (crossWidth.size() + crossOrder.size() + cleanBits.size()) * 4;
   for (const auto& d : dims) b += d.trie.bytes() + d.bounds.size() * 4 + d.local.size() * 2 + d.gmask.size() * 8;
   for (const auto& g : groups) b += g->bytes();
+  if (tuples) b += tuples->bytes();
   return b;
 }
 
@@ -651,7 +653,7 @@ void ChainSearch::vectorTables(Snapshot& s) const {
 
 ChainSearch::ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::vector<const Rule*>& rules,
                          ChainLayout layout, RuleCallback callback, EpochDomain& epochs)
-    : family_(f), packRows_(layout.packRows), simd_(layout.simd), groupRules_(clampGroupRules(layout.groupRules)),
+    : family_(f), packRows_(layout.packRows), simd_(layout.simd), tupleIndex_(layout.tupleIndex), groupRules_(clampGroupRules(layout.groupRules)),
       callback_(callback), crossEntries_(layout.crossEntries), updateCrossEntries_(layout.updateCrossEntries),
       epochs_(epochs) {
   fields_ = usedFields(f, lowered);
@@ -674,6 +676,24 @@ ChainSearch::ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::
     }
     return groups;
   };
+  // A large IPv4 chain whose rules suit a TupleIndex gets it, over packed
+  // rows (kept for the residual checks and updates), without the attempt
+  // at dense rows: it searches faster than either (bench/RESULTS.md).
+  if (layout.chainCrossEntries && tupleIndex_ && f == Family::IPv4 &&
+      std::all_of(shared.begin(), shared.end(), [](const auto& r) { return r->plan.callbackFrom == kNoCallback; })) {
+    const bool pack = packRows_;
+    const uint32_t groupRules = groupRules_;
+    packRows_ = true;
+    groupRules_ = clampGroupRules(layout.packedGroupRules);
+    auto s = assemble(build());
+    if (s->tuples) {
+      crossEntries_ = updateCrossEntries_ = 0;
+      owner_ = std::move(s);
+      cur_.store(owner_.get(), std::memory_order_seq_cst);
+      return;
+    }
+    packRows_ = pack, groupRules_ = groupRules;
+  }
   auto groups = build();
   if (groups.empty() && !shared.empty()) {
     packRows_ = true;
@@ -699,6 +719,10 @@ std::shared_ptr<Snapshot> ChainSearch::assemble(std::vector<std::shared_ptr<cons
   for (const auto& g : s->groups) s->start.push_back(s->start.back() + g->size);
   s->rules = s->start.back();
   for (const auto& g : s->groups) s->crossGroups += !g->cross.empty();
+  // A chain searched through its TupleIndex needs no per-interval tables
+  // (most of the memory at 100k rules); an update whose rules no longer suit
+  // the index gets them back from the groups' rows.
+  if (packRows_ && tupleIndex_ && (s->tuples = TupleIndex::build(*s))) return s;
   for (unsigned d = 0; d < fields_.size(); ++d) {
     ChainDim cd;
     cd.field = fields_[d];
@@ -753,11 +777,17 @@ std::shared_ptr<Snapshot> ChainSearch::assemble(std::vector<std::shared_ptr<cons
   return s;
 }
 
+int32_t groupResidual(const Snapshot& s, const Group& g, uint32_t local, const JitKey& k, void* rt) {
+  return residual(s, g, local, k, rt);
+}
+
 int32_t ChainSearch::find(const Snapshot& s, const JitKey& k, uint32_t from, void* rt) {
+  if (s.tuples) return s.tuples->find(s, k, from, rt);
   return dispatch(s.dims.size(), [&](auto search) { return search.find(s, k, from, rt); });
 }
 
 void ChainSearch::findBatch(const Snapshot& s, const JitKey* keys, size_t n, int32_t* out, void* rt) {
+  if (s.tuples) return s.tuples->findBatch(s, keys, n, out, rt);
   dispatch(s.dims.size(), [&](auto search) { search.batch(s, keys, n, out, rt); });
 }
 
@@ -920,6 +950,7 @@ ChainSearchStats ChainSearch::stats() const {
   st.bytes = s.bytes();
   st.vector = s.simdCross || s.simdPacked;
   st.packed = packRows_;
+  st.tupleTables = s.tuples ? s.tuples->tables() : 0;
   return st;
 }
 

@@ -55,6 +55,8 @@ struct ChainLayout {
   // at most this many entries, else leaves it to a background thread.
   size_t updateCrossEntries = 0;
   bool simd = true;  // the AVX-512 batch search where the CPU has it (SearchSimd.h)
+  // Chains with packed rows are searched through a TupleIndex where it applies.
+  bool tupleIndex = true;
   // Non-zero: the cross products of all groups together may take at most
   // this many entries; past it the chain is built again with packed rows in
   // groups of packedGroupRules, without cross products.
@@ -101,6 +103,8 @@ struct ChainDim {
   std::vector<uint64_t> gmask;    // [interval * maskWords + w]: groups with a non-empty row
 };
 
+class TupleIndex;
+
 struct Snapshot {
   uint32_t rules = 0, maskWords = 0;
   uint32_t crossGroups = 0;  // groups with a cross product (the batch search then uses them)
@@ -125,6 +129,8 @@ struct Snapshot {
   bool simdPacked = false;
   std::vector<const uint64_t*> packedSums, packedRows;
   std::vector<const uint32_t*> packedStart;
+  // Packed chains that suit it (TupleIndex.h) are searched through this instead.
+  std::shared_ptr<const TupleIndex> tuples;
   size_t bytes() const;
 };
 
@@ -133,7 +139,11 @@ struct ChainSearchStats {
   size_t crossGroups = 0, crossEntries = 0;
   bool vector = false;  // the batch search runs in AVX-512 (cross products or packed rows)
   bool packed = false;  // packed rows (a large chain)
+  size_t tupleTables = 0;  // tables of its TupleIndex (0: none)
 };
+
+// The residual check of rule `local` of group g: 1 matched, 0 not, 2 hotdrop.
+int32_t groupResidual(const Snapshot& s, const Group& g, uint32_t local, const JitKey& k, void* rt);
 
 class ChainSearch {
  public:
@@ -177,6 +187,7 @@ class ChainSearch {
   Family family_;
   bool packRows_ = false;
   bool simd_ = false;
+  bool tupleIndex_ = true;
   uint32_t groupRules_;
   RuleCallback callback_;
   std::vector<Field> fields_;  // the dimensions (fields any rule constrains)

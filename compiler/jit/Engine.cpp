@@ -91,6 +91,7 @@ void addSearchStats(JitStats& s, const ChainSearchStats& c) {
   s.crossEntries += c.crossEntries;
   s.vectorChains += c.vector;
   s.packedChains += c.packed;
+  s.tupleChains += c.tupleTables > 0;
   s.tableBytes += c.bytes;
 }
 

@@ -42,6 +42,7 @@ struct JitStats {
   size_t crossEntries = 0;     // their entries (u16)
   size_t vectorChains = 0;     // chains whose batch search runs in AVX-512 (SearchSimd.h)
   size_t packedChains = 0;     // chains with packed rows (large, cross products over budget)
+  size_t tupleChains = 0;      // of those, chains searched through a TupleIndex
   size_t tableBytes = 0;       // every table of the search structures
   size_t residualFunctions = 0;
   size_t irInstructions = 0;
@@ -76,12 +77,20 @@ struct JitOptions {
   size_t updateCrossEntries = size_t(1) << 16;
   // The AVX-512 batch search where the CPU has it; off: the scalar search only.
   bool simd = true;
+  // Large IPv4 chains whose rules have no match() callbacks are searched
+  // through a TupleIndex (ChainSearch.h) where one applies.
+  bool tupleIndex = true;
   // The layout a chain is built with first (ChainSearch falls back to packed
   // rows when its cross products outgrow chainCrossEntries).
   ChainLayout layoutFor(size_t chainRules) const {
     ChainLayout dense{groupRules, false, crossEntries, updateCrossEntries, simd};
     if (chainRules <= packRowsAbove) return dense;
-    if (!largeCrossEntriesPerRule) return ChainLayout{largeGroupRules, true, 0, 0, simd};
+    dense.tupleIndex = tupleIndex;
+    if (!largeCrossEntriesPerRule) {
+      ChainLayout packed{largeGroupRules, true, 0, 0, simd};
+      packed.tupleIndex = tupleIndex;
+      return packed;
+    }
     dense.groupRules = uint32_t(std::max<size_t>(largeDenseGroupRules, (chainRules + 63) / 64));
     dense.chainCrossEntries = std::max<size_t>(1, chainRules * largeCrossEntriesPerRule);
     dense.packedGroupRules = largeGroupRules;

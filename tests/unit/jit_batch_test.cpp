@@ -11,6 +11,7 @@
 
 #include "compiler/jit/Jit.h"
 #include "compiler/jit/SearchSimd.h"
+#include "compiler/jit/TupleIndex.h"
 #include "runtime/packet/PacketParser.h"
 #include "tests/support/PacketBuilder.h"
 #include "tests/support/RandomRuleset.h"
@@ -86,6 +87,7 @@ std::vector<uint8_t> packetFor(Rng& rng, const RuleSpec& r, Family f) {
 struct Outcome {
   size_t groups = 0, crossGroups = 0, groupsHit = 0, residualHits = 0;
   bool simd = false, simdCross = false, simdPacked = false;
+  size_t tupleTables = 0;  // the chain's TupleIndex (0: none)
 };
 
 // Builds chain c of `rules` rules, searches `packets` packets in batches
@@ -158,7 +160,7 @@ Outcome compare(const Shape& shape, uint64_t seed, size_t rules, jit::JitOptions
   const size_t n = keys.size() - 5;
   jit::ChainSearch::findBatch(v, keys.data(), n, gotVec.data(), nullptr);
   jit::ChainSearch::findBatch(s, keys.data(), n, gotScalar.data(), nullptr);
-  Outcome o{v.groups.size(), v.crossGroups, 0, 0, v.simd, v.simdCross, v.simdPacked};
+  Outcome o{v.groups.size(), v.crossGroups, 0, 0, v.simd, v.simdCross, v.simdPacked, v.tuples ? v.tuples->tables() : 0};
   std::set<size_t> hit;
   size_t failures = 0;
   for (size_t i = 0; i < n && failures < 5; ++i) {
@@ -174,7 +176,8 @@ Outcome compare(const Shape& shape, uint64_t seed, size_t rules, jit::JitOptions
     o.residualHits += line.find(" -i ") != std::string::npos || line.find("--tcp-flags") != std::string::npos;
   }
   o.groupsHit = hit.size();
-  EXPECT_EQ(v.simd, jit::simd::available());
+  // A chain searched through its TupleIndex has no vector tables.
+  EXPECT_EQ(v.simd, !v.tuples && jit::simd::available());
   EXPECT_FALSE(s.simd);
   return o;
 }
@@ -231,6 +234,7 @@ jit::JitOptions largeChains(size_t crossEntriesPerRule) {
   opts.largeGroupRules = 256;
   opts.packRowsAbove = 0;
   opts.largeCrossEntriesPerRule = crossEntriesPerRule;
+  opts.tupleIndex = false;
   return opts;
 }
 // A chain above packRowsAbove whose cross products outgrow their budget is
@@ -263,6 +267,7 @@ jit::JitOptions packedRows() {
   jit::JitOptions opts = groupsOf(256);
   opts.packRowsAbove = 0;
   opts.largeCrossEntriesPerRule = 0;
+  opts.tupleIndex = false;
   return opts;
 }
 TEST(JitBatch, PackedRowsIPv4) {
@@ -276,6 +281,34 @@ TEST(JitBatch, PackedRowsIPv6) {
   Outcome o = compare({Family::IPv6}, 11, 1024, packedRows());
   EXPECT_EQ(o.simdPacked, o.simd);
   EXPECT_GE(o.groupsHit, 3u);
+}
+
+// A large IPv4 chain without match() callbacks: its TupleIndex, built
+// instead of the dense attempt, against the interpreter (with the residual
+// functions of -i and --tcp-flags rules) and its batch against find().
+TEST(JitBatch, TupleIndexInsteadOfDenseRows) {
+  jit::JitOptions opts = largeChains(jit::JitOptions{}.largeCrossEntriesPerRule);
+  opts.tupleIndex = true;
+  Outcome o = compare({}, 12, 1024, opts, 3000, false, true);
+  EXPECT_GT(o.tupleTables, 1u);
+  EXPECT_EQ(o.crossGroups, 0u);
+  EXPECT_GE(o.groupsHit, 3u);
+  EXPECT_GT(o.residualHits, 50u);
+}
+TEST(JitBatch, TupleIndexAddressesOnly) {
+  jit::JitOptions opts = packedRows();
+  opts.tupleIndex = true;
+  Outcome o = compare({Family::IPv4, false}, 13, 2000, opts, 3000, false, true);
+  EXPECT_GT(o.tupleTables, 1u);
+  EXPECT_GE(o.groupsHit, 6u);
+}
+// IPv6 addresses are key tests, not fields: no TupleIndex.
+TEST(JitBatch, NoTupleIndexForIPv6) {
+  jit::JitOptions opts = packedRows();
+  opts.tupleIndex = true;
+  Outcome o = compare({Family::IPv6}, 14, 1024, opts);
+  EXPECT_EQ(o.tupleTables, 0u);
+  EXPECT_EQ(o.simdPacked, o.simd);
 }
 
 }  // namespace

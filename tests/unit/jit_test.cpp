@@ -12,6 +12,7 @@
 #include "tests/support/RulesetFixture.h"
 #include "compiler/interp/Interpreter.h"
 #include "compiler/jit/Jit.h"
+#include "compiler/jit/TupleIndex.h"
 #include "compiler/jit/SearchSimd.h"
 #include "runtime/packet/PacketParser.h"
 #include "tests/support/PacketBuilder.h"
@@ -317,9 +318,12 @@ void classbench(const std::string& set, size_t interpPackets = 5000, jit::JitOpt
     jit::ReadSection section(reader);
     const jit::Snapshot& snap = *jit.chainSearch(size_t(&t - rs.tables.data()), cb).current();
     EXPECT_EQ(snap.crossGroups, crossGroups < 0 ? snap.groups.size() : size_t(crossGroups)) << set;
-    EXPECT_EQ(snap.simd, opts.simd && jit::simd::available()) << set;
-    // A large chain keeps packed rows only when its cross products outgrew their budget.
+    // A large chain keeps packed rows only when its cross products outgrew
+    // their budget, or it is searched through its TupleIndex (no vector tables).
     const bool large = t.chains[cb].rules.size() > opts.packRowsAbove;
+    const bool tuple = large && opts.tupleIndex;
+    EXPECT_EQ(snap.tuples != nullptr, tuple) << set;
+    EXPECT_EQ(snap.simd, !tuple && opts.simd && jit::simd::available()) << set;
     // CB is the one chain with fields (FORWARD only jumps to it); the vector
     // search takes its cross products, or its packed rows.
     const bool vector = snap.simd && snap.maskWords == 1 && (snap.crossGroups > 0 || large);
@@ -387,13 +391,23 @@ TEST(Jit, ClassBenchFw10kMixedGroups) {
   opts.crossEntries = size_t(1) << 21;
   classbench("fw1_10k", 0, opts, 3);
 }
-// acl1_100k's cross products would pass their budget (about 2,500 entries per
-// rule): packed rows. fw1_100k's fit (about 540): dense groups, all with them.
+// The 100k sets through their TupleIndex (over packed rows, no cross products).
 TEST(Jit, ClassBenchAcl100k) { classbench("acl1_100k", 0, {}, 0); }
+TEST(Jit, ClassBenchIpc100k) { classbench("ipc1_100k", 0, {}, 0); }
+TEST(Jit, ClassBenchFw100k) { classbench("fw1_100k", 0, {}, 0); }
+// Without it (as for large IPv6 chains and chains with match() callbacks):
+// acl1_100k's cross products would pass their budget (about 2,500 entries
+// per rule): packed rows. fw1_100k's fit (about 540): dense groups, all with them.
+jit::JitOptions noTupleIndex() {
+  jit::JitOptions opts;
+  opts.tupleIndex = false;
+  return opts;
+}
+TEST(Jit, ClassBenchAcl100kPackedRows) { classbench("acl1_100k", 0, noTupleIndex(), 0); }
 // Packed rows too; per packet 1.7 candidate groups without a match and 1.3
 // empty first words, which the vector rounds leave to the scalar search.
-TEST(Jit, ClassBenchIpc100k) { classbench("ipc1_100k", 0, {}, 0); }
-TEST(Jit, ClassBenchFw100k) { classbench("fw1_100k", 0); }
+TEST(Jit, ClassBenchIpc100kPackedRows) { classbench("ipc1_100k", 0, noTupleIndex(), 0); }
+TEST(Jit, ClassBenchFw100kDenseRows) { classbench("fw1_100k", 0, noTupleIndex()); }
 // The scalar batch search (what a CPU without AVX-512 runs); JitBatch.* compares it with the vector one
 // on many groups.
 TEST(Jit, ClassBenchScalarSearch) {

@@ -12,6 +12,7 @@
 #include "tests/support/RulesetFixture.h"
 #include "compiler/interp/Interpreter.h"
 #include "compiler/jit/Jit.h"
+#include "compiler/jit/TupleIndex.h"
 #include "compiler/jit/SearchSimd.h"
 #include "runtime/packet/PacketParser.h"
 #include "tests/support/PacketBuilder.h"
@@ -134,7 +135,7 @@ std::vector<int32_t> interpMatches(Classifier& in, size_t ci, const Probe& pr, F
 // cross product comes from the background thread). simd: JitOptions::simd.
 void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRowsAbove = jit::JitOptions{}.packRowsAbove,
                    bool callbacks = true, size_t updateCross = jit::JitOptions{}.updateCrossEntries,
-                   bool simd = true) {
+                   bool simd = true, bool tupleIndex = true) {
   Rng rng(seed);
   std::vector<std::string> lines;
   for (unsigned i = 0; i < 400; ++i) lines.push_back(randomRule(rng, f, callbacks));
@@ -145,8 +146,17 @@ void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRows
   opts.largeCrossEntriesPerRule = 0;  // above packRowsAbove: packed rows
   opts.updateCrossEntries = updateCross;
   opts.simd = simd;
+  opts.tupleIndex = tupleIndex;
   jit::JitClassifier updated(rs, opts);
   const size_t ti = 0, ci = size_t(rs.tables[0].findChain("c") - rs.tables[0].chains.data());
+  // A packed IPv4 chain without callbacks is searched through its TupleIndex, before and after the updates.
+  const bool tuples = tupleIndex && packRowsAbove == 0 && !callbacks && f == Family::IPv4;
+  auto expectTuples = [&] {
+    jit::EpochDomain::Reader reader(updated.epochs());
+    jit::ReadSection section(reader);
+    EXPECT_EQ(updated.chainSearch(ti, ci).current()->tuples != nullptr, tuples);
+  };
+  expectTuples();
 
   for (unsigned op = 0; op < 300; ++op) {
     if (lines.empty() || rng.chance(55)) {
@@ -161,6 +171,7 @@ void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRows
     }
   }
 
+  expectTuples();
   Ruleset fresh = parse(rulesetText(lines), f), forInterp = parse(rulesetText(lines), f);
   jit::JitClassifier rebuilt(fresh, opts);
   Interpreter interp(forInterp);
@@ -214,7 +225,7 @@ void randomUpdates(Family f, uint64_t seed, uint32_t groupRules, size_t packRows
     jit::ChainSearch& search = updated.chainSearch(ti, ci);
     search.settle();
     const jit::Snapshot& snap = *search.current();
-    EXPECT_EQ(snap.simd, simd && jit::simd::available());
+    EXPECT_EQ(snap.simd, !snap.tuples && simd && jit::simd::available());
     const bool packed = lines.size() > packRowsAbove;
     if (!packed && snap.dims.size() >= 2) {
       EXPECT_EQ(snap.crossGroups, snap.groups.size());
@@ -245,7 +256,11 @@ TEST(JitUpdate, RandomUpdatesBatchedIPv6) { randomUpdates(Family::IPv6, 18, 2048
 // The scalar batch search (what a CPU without AVX-512 runs).
 TEST(JitUpdate, RandomUpdatesBatchedScalarIPv4) { randomUpdates(Family::IPv4, 20, 64, SIZE_MAX, false, 0, false); }
 TEST(JitUpdate, RandomUpdatesBatchedScalarIPv6) { randomUpdates(Family::IPv6, 21, 2048, SIZE_MAX, false, 0, false); }
-TEST(JitUpdate, RandomUpdatesBatchedPackedRowsIPv4) { randomUpdates(Family::IPv4, 22, 128, 0, false); }
+TEST(JitUpdate, RandomUpdatesBatchedPackedRowsIPv4) {
+  randomUpdates(Family::IPv4, 22, 128, 0, false, jit::JitOptions{}.updateCrossEntries, true, false);
+}
+TEST(JitUpdate, RandomUpdatesTupleIndexIPv4) { randomUpdates(Family::IPv4, 23, 128, 0, false); }
+TEST(JitUpdate, RandomUpdatesTupleIndexScalarIPv4) { randomUpdates(Family::IPv4, 24, 256, 0, false, 0, false); }
 TEST(JitUpdate, RandomUpdatesDefaultGroupsIPv4) { randomUpdates(Family::IPv4, 12, 2048); }
 TEST(JitUpdate, RandomUpdatesIPv6) { randomUpdates(Family::IPv6, 13, 64); }
 // Groups of 256 rules (4 words a row) with packed rows, rebuilt by updates.
