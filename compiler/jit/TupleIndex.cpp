@@ -31,9 +31,10 @@ inline void fieldValues(const JitKey& k, uint32_t* v) {
 }
 
 inline bool inHulls(const TupleIndex::Entry& e, const uint32_t* v) {
-  bool ok = true;
-  for (unsigned d = 0; d < kFields; ++d) ok &= v[d] - e.lo[d] <= e.hi[d] - e.lo[d];
-  return ok;
+  return (v[kSrc] - e.srcLo <= e.srcHi - e.srcLo) & (v[kDst] - e.dstLo <= e.dstHi - e.dstLo) &
+         (v[kProto] - e.protoLo <= uint32_t(e.protoHi - e.protoLo)) &
+         (v[kSport] - e.sportLo <= uint32_t(e.sportHi - e.sportLo)) &
+         (v[kDport] - e.dportLo <= uint32_t(e.dportHi - e.dportLo));
 }
 
 bool inSets(const LoweredRule& r, const uint32_t* v) {
@@ -67,32 +68,35 @@ std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s) {
       if (r.plan.callbackFrom != kNoCallback) return nullptr;
       Entry e{};
       e.rule = s.start[gi] + local;
-      e.group = uint16_t(gi);
-      e.local = uint16_t(local);
       e.flags = ((g.clean[local / 64] >> (local % 64)) & 1) ? kClean : 0;
+      uint32_t lo[kFields], hi[kFields];
       bool never = false;
       for (unsigned d = 0; d < kFields; ++d) {
         const FieldSet& f = r.fields[d];
-        e.lo[d] = 0;
-        e.hi[d] = uint32_t(kFieldInfo[d].max);
+        lo[d] = 0;
+        hi[d] = uint32_t(kFieldInfo[d].max);
         if (!f) continue;
         if (f->empty()) {
           never = true;
           break;
         }
-        uint64_t lo = UINT64_MAX, hi = 0;
-        for (const Iv& iv : *f) lo = std::min(lo, iv.lo), hi = std::max(hi, iv.hi);
-        e.lo[d] = uint32_t(lo), e.hi[d] = uint32_t(hi);
+        uint64_t l = UINT64_MAX, h = 0;
+        for (const Iv& iv : *f) l = std::min(l, iv.lo), h = std::max(h, iv.hi);
+        lo[d] = uint32_t(l), hi[d] = uint32_t(h);
         if (f->size() > 1) e.flags |= kHoles;
       }
+      e.srcLo = lo[kSrc], e.srcHi = hi[kSrc], e.dstLo = lo[kDst], e.dstHi = hi[kDst];
+      e.protoLo = uint8_t(lo[kProto]), e.protoHi = uint8_t(hi[kProto]);
+      e.sportLo = uint16_t(lo[kSport]), e.sportHi = uint16_t(hi[kSport]);
+      e.dportLo = uint16_t(lo[kDport]), e.dportHi = uint16_t(hi[kDport]);
       if (never) continue;  // admits no packet
       entries.push_back(e);
       // The longest prefix every admitted address shares.
-      srcLen.push_back(uint8_t(std::countl_zero(e.lo[kSrc] ^ e.hi[kSrc])));
-      dstLen.push_back(uint8_t(std::countl_zero(e.lo[kDst] ^ e.hi[kDst])));
+      srcLen.push_back(uint8_t(std::countl_zero(e.srcLo ^ e.srcHi)));
+      dstLen.push_back(uint8_t(std::countl_zero(e.dstLo ^ e.dstHi)));
     }
   }
-  if (entries.empty()) return nullptr;
+  if (entries.empty() || entries.size() >= (size_t(1) << kCountShift)) return nullptr;
 
   // Each candidate cut set: place the rules, and cost = tables + the mean
   // length of the bucket a rule is in (what a probe that finds a bucket scans).
@@ -106,7 +110,7 @@ std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s) {
     for (size_t i = 0; i < n; ++i) {
       const unsigned sc = cutIndex(cuts, nc, srcLen[i]), dc = cutIndex(cuts, nc, dstLen[i]);
       const uint32_t sm = prefixMask(cuts[sc]), dm = prefixMask(cuts[dc]);
-      placed[i] = {sc * 8 + dc, uint64_t(entries[i].lo[kSrc] & sm) << 32 | (entries[i].lo[kDst] & dm), uint32_t(i)};
+      placed[i] = {sc * 8 + dc, uint64_t(entries[i].srcLo & sm) << 32 | (entries[i].dstLo & dm), uint32_t(i)};
     }
     // Stable on the entry index: a bucket's rules stay in rule order.
     std::sort(placed.begin(), placed.end(), [](const Placed& a, const Placed& b) {
@@ -143,7 +147,24 @@ std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s) {
     t.minRule = UINT32_MAX, t.maxRule = 0;
     size_t slots = 2;
     while (slots < 2 * keys) slots *= 2;  // load factor at most 1/2
-    t.slots.assign(slots, Slot{0, 0, 0});
+    t.slots.assign(slots, Slot{0, 0});
+    // A multiplier under which the table's keys have distinct fingerprints.
+    std::vector<uint32_t> fps;
+    t.fingerprintMul = 0;
+    for (uint64_t mul = 0xc2b2ae3d27d4eb4full, tries = 0; tries < 16 && !t.fingerprintMul;
+         ++tries, mul = mul * 0x9e3779b97f4a7c15ull + 2) {
+      fps.clear();
+      for (size_t k = i; k < j; ++k)
+        if (k == i || best[k].key != best[k - 1].key) fps.push_back(fingerprint(best[k].key, mul | 1));
+      std::sort(fps.begin(), fps.end());
+      if (std::adjacent_find(fps.begin(), fps.end()) == fps.end()) t.fingerprintMul = mul | 1;
+    }
+    if (!t.fingerprintMul) return nullptr;
+    unsigned filterBits = 6;
+    while (filterBits < 32 && (size_t(1) << filterBits) < 16 * keys) ++filterBits;
+    t.filterShift = 32 - filterBits;
+    t.filter.assign((size_t(1) << filterBits) / 64, 0);
+    for (uint32_t fp : fps) t.filter[(fp >> t.filterShift) / 64] |= uint64_t(1) << ((fp >> t.filterShift) % 64);
     t.slotMask = uint32_t(slots - 1);
     t.shift = 64 - unsigned(std::countr_zero(slots));
     for (size_t k = i; k < j;) {
@@ -156,8 +177,8 @@ std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s) {
         ++e;
       }
       uint64_t at = hash(best[k].key, t.shift);
-      while (t.slots[at].count) at = (at + 1) & t.slotMask;
-      t.slots[at] = Slot{best[k].key, first, uint32_t(e - k)};
+      while (t.slots[at].span) at = (at + 1) & t.slotMask;
+      t.slots[at] = Slot{fingerprint(best[k].key, t.fingerprintMul), first | uint32_t(e - k) << kCountShift};
       k = e;
     }
     ix->tables_.push_back(std::move(t));
@@ -169,22 +190,33 @@ std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s) {
 }
 
 const TupleIndex::Slot* TupleIndex::probe(const Table& t, uint64_t key) const {
+  const uint32_t fp = fingerprint(key, t.fingerprintMul);
   for (uint64_t at = hash(key, t.shift);; at = (at + 1) & t.slotMask) {
     const Slot& sl = t.slots[at];
-    if (!sl.count) return nullptr;
-    if (sl.key == key) return &sl;
+    if (!sl.span) return nullptr;
+    if (sl.fingerprint == fp) return &sl;
   }
 }
 
+const Group* TupleIndex::groupOf(const Snapshot& s, uint32_t rule, uint32_t& local) {
+  const size_t g = size_t(std::upper_bound(s.start.begin(), s.start.end(), rule) - s.start.begin()) - 1;
+  local = rule - s.start[g];
+  return s.groups[g].get();
+}
+
 // The first rule of the bucket in [from, below) that matches, or -1.
-int32_t TupleIndex::scan(const Snapshot& s, const Slot& slot, const JitKey& k, const uint32_t* v, uint32_t from,
+int32_t TupleIndex::scan(const Snapshot& s, uint32_t span, const JitKey& k, const uint32_t* v, uint32_t from,
                          uint32_t below, void* rt) const {
-  for (const Entry *e = &entries_[slot.first], *end = e + slot.count; e < end; ++e) {
+  const uint32_t first = span & ((uint32_t(1) << kCountShift) - 1);
+  for (const Entry *e = &entries_[first], *end = e + (span >> kCountShift); e < end; ++e) {
     if (e->rule >= below) break;
     if (e->rule < from || !inHulls(*e, v)) continue;
-    const Group& g = *s.groups[e->group];
-    if ((e->flags & kHoles) && !inSets(*g.lowered[e->local], v)) continue;
-    if (!(e->flags & kClean) && groupResidual(s, g, e->local, k, rt) != 1) continue;
+    if (e->flags != kClean) {
+      uint32_t local;
+      const Group& g = *groupOf(s, e->rule, local);
+      if ((e->flags & kHoles) && !inSets(*g.lowered[local], v)) continue;
+      if (!(e->flags & kClean) && groupResidual(s, g, local, k, rt) != 1) continue;
+    }
     return int32_t(e->rule);
   }
   return -1;
@@ -199,7 +231,7 @@ int32_t TupleIndex::find(const Snapshot& s, const JitKey& k, uint32_t from, void
     if (t.maxRule < from) continue;
     const Slot* sl = probe(t, uint64_t(v[kSrc] & t.srcMask) << 32 | (v[kDst] & t.dstMask));
     if (!sl) continue;
-    int32_t r = scan(s, *sl, k, v, from, best, rt);
+    int32_t r = scan(s, sl->span, k, v, from, best, rt);
     if (r >= 0) best = uint32_t(r);
   }
   return best == UINT32_MAX ? -1 : int32_t(best);
@@ -209,42 +241,60 @@ void TupleIndex::findBatch(const Snapshot& s, const JitKey* keys, size_t n, int3
   constexpr size_t B = 64;
   uint32_t v[B][kFields], best[B];
   uint64_t key[B], at[B];
-  const Slot* hit[B];
+  uint32_t hit[B], fp[B];
   uint8_t act[B];
+  constexpr uint64_t kAbsent = UINT64_MAX;  // the filter says the key is not in the table
+  // A packet's key and slot in table t, the slot's line requested.
+  auto aim = [&](const Table& t, size_t p) {
+    key[p] = uint64_t(v[p][kSrc] & t.srcMask) << 32 | (v[p][kDst] & t.dstMask);
+    fp[p] = fingerprint(key[p], t.fingerprintMul);
+    const uint32_t bit = fp[p] >> t.filterShift;
+    if ((t.filter[bit / 64] >> (bit % 64)) & 1) {
+      at[p] = hash(key[p], t.shift);
+      __builtin_prefetch(&t.slots[at[p]]);
+    } else {
+      at[p] = kAbsent;
+    }
+  };
+  if (tables_.empty()) return std::fill(out, out + n, -1);
   for (size_t base = 0; base < n; base += B) {
     const size_t m = std::min(B, n - base);
-    for (size_t p = 0; p < m; ++p) fieldValues(keys[base + p], v[p]), best[p] = UINT32_MAX;
-    for (const Table& t : tables_) {
-      // Three passes over the packets still open, so that the slot and
-      // bucket misses of different packets overlap.
+    // The next batch's keys, whose misses then overlap this batch's work.
+    for (size_t p = base + B; p < std::min(n, base + 2 * B); ++p) {
+      __builtin_prefetch(&keys[p]);
+      __builtin_prefetch(reinterpret_cast<const uint8_t*>(&keys[p]) + kOffDport);
+    }
+    for (size_t p = 0; p < m; ++p) fieldValues(keys[base + p], v[p]), best[p] = UINT32_MAX, aim(tables_[0], p);
+    // Per table, passes over the packets still open, so that the misses of
+    // different packets overlap: probe the slots (requested before), scan
+    // the buckets (requested by the probe), and request the next table's slots.
+    for (size_t ti = 0; ti < tables_.size(); ++ti) {
+      const Table& t = tables_[ti];
+      const Table* next = ti + 1 < tables_.size() ? &tables_[ti + 1] : nullptr;
       size_t na = 0;
-      for (size_t p = 0; p < m; ++p)
-        if (best[p] > t.minRule) act[na++] = uint8_t(p);
+      for (size_t p = 0; p < m; ++p) act[na] = uint8_t(p), na += best[p] > t.minRule;  // no branch to mispredict
       if (!na) break;
       for (size_t i = 0; i < na; ++i) {
         const size_t p = act[i];
-        key[p] = uint64_t(v[p][kSrc] & t.srcMask) << 32 | (v[p][kDst] & t.dstMask);
-        at[p] = hash(key[p], t.shift);
-        __builtin_prefetch(&t.slots[at[p]]);
-      }
-      for (size_t i = 0; i < na; ++i) {
-        const size_t p = act[i];
-        hit[p] = nullptr;
+        hit[p] = 0;
+        if (at[p] == kAbsent) continue;
         for (uint64_t a = at[p];; a = (a + 1) & t.slotMask) {
           const Slot& sl = t.slots[a];
-          if (!sl.count) break;
-          if (sl.key == key[p]) {
-            hit[p] = &sl;
-            __builtin_prefetch(&entries_[sl.first]);
+          if (!sl.span) break;
+          if (sl.fingerprint == fp[p]) {
+            hit[p] = sl.span;
+            __builtin_prefetch(&entries_[sl.span & ((uint32_t(1) << kCountShift) - 1)]);
             break;
           }
         }
       }
       for (size_t i = 0; i < na; ++i) {
         const size_t p = act[i];
-        if (!hit[p]) continue;
-        int32_t r = scan(s, *hit[p], keys[base + p], v[p], 0, best[p], rt);
-        if (r >= 0) best[p] = uint32_t(r);
+        if (hit[p]) {
+          int32_t r = scan(s, hit[p], keys[base + p], v[p], 0, best[p], rt);
+          if (r >= 0) best[p] = uint32_t(r);
+        }
+        if (next && best[p] > next->minRule) aim(*next, p);
       }
     }
     for (size_t p = 0; p < m; ++p) out[base + p] = best[p] == UINT32_MAX ? -1 : int32_t(best[p]);
@@ -253,7 +303,7 @@ void TupleIndex::findBatch(const Snapshot& s, const JitKey* keys, size_t n, int3
 
 size_t TupleIndex::bytes() const {
   size_t b = entries_.size() * sizeof(Entry);
-  for (const Table& t : tables_) b += t.slots.size() * sizeof(Slot) + sizeof(Table);
+  for (const Table& t : tables_) b += t.slots.size() * sizeof(Slot) + t.filter.size() * 8 + sizeof(Table);
   return b;
 }
 

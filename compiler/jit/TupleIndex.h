@@ -25,13 +25,14 @@
 
 namespace nfjit::jit {
 
+struct Group;
 struct Snapshot;
 
 class TupleIndex {
  public:
   // Past this many rules in one bucket a cut set is not used (a chain of
   // rules differing only in ports would scan them all).
-  static constexpr uint32_t kMaxBucket = 4096;
+  static constexpr uint32_t kMaxBucket = 4095;
 
   // Null when the chain does not suit the index: not IPv4, a rule with a
   // match() callback, or no cut set within kMaxBucket.
@@ -48,31 +49,48 @@ class TupleIndex {
   unsigned cut(unsigned i) const { return cuts_[i]; }
   unsigned cuts() const { return nCuts_; }
 
-  // A rule in its bucket: global index, group and local index (for the
-  // residual), the hull of each field's values, and flags.
+  // A rule in its bucket: global index, the hull of each field's values,
+  // and flags; 32 bytes, two to a cache line.
   struct Entry {
     uint32_t rule;
-    uint16_t group, local;
-    uint32_t lo[kFields], hi[kFields];
-    uint32_t flags;  // kClean: no residual; kHoles: a field admits less than its hull
+    uint32_t srcLo, srcHi, dstLo, dstHi;
+    uint16_t sportLo, sportHi, dportLo, dportHi;
+    uint8_t protoLo, protoHi;
+    uint8_t flags;  // kClean: no residual; kHoles: a field admits less than its hull
+    uint8_t pad;
   };
   static constexpr uint32_t kClean = 1, kHoles = 2;
 
  private:
+  // A bucket: a fingerprint of its key (a false positive only scans rules
+  // whose hulls then fail) and its entries, entries_[first, first + count)
+  // packed as first | count << kCountShift; 0: an empty slot. 8 bytes, so
+  // that the slots of the 100k sets stay within a few MB.
   struct Slot {
-    uint64_t key;
-    uint32_t first, count;  // entries_[first, first + count); count 0: empty slot
+    uint32_t fingerprint;
+    uint32_t span;
   };
+  static constexpr unsigned kCountShift = 20;  // entries below 2^20, buckets below 2^12
   struct Table {
     uint32_t srcMask, dstMask, minRule, maxRule;
+    uint64_t fingerprintMul;
+    // Bit (fingerprint >> filterShift): some key of the table has it. About
+    // 16 bits per key, so that most probes of absent keys (most probes)
+    // end in a few cached KB instead of a slot's cache miss.
+    unsigned filterShift;
+    std::vector<uint64_t> filter;
     unsigned shift;       // 64 - log2(slots)
     uint32_t slotMask;
     std::vector<Slot> slots;
   };
 
   static uint64_t hash(uint64_t key, unsigned shift) { return (key * 0x9e3779b97f4a7c15ull) >> shift; }
+  // Distinct for the keys of one table (build() picks the multiplier), so
+  // that the first slot with the packet's fingerprint is its key's, if any.
+  static uint32_t fingerprint(uint64_t key, uint64_t mul) { return uint32_t((key * mul) >> 32); }
   const Slot* probe(const Table& t, uint64_t key) const;
-  int32_t scan(const Snapshot& s, const Slot& slot, const JitKey& k, const uint32_t* v, uint32_t from,
+  static const Group* groupOf(const Snapshot& s, uint32_t rule, uint32_t& local);
+  int32_t scan(const Snapshot& s, uint32_t span, const JitKey& k, const uint32_t* v, uint32_t from,
                uint32_t below, void* rt) const;
 
   std::vector<Table> tables_;  // by first rule

@@ -108,6 +108,10 @@ std::vector<int32_t> jitMatches(jit::JitClassifier& j, size_t ti, size_t ci, con
       if (r == -2) out.push_back(-2);
       return out;
     }
+    if (uint32_t(r) < from) {  // a search that went back would loop forever
+      ADD_FAILURE() << "findNext from " << from << " gave " << r;
+      return out;
+    }
     out.push_back(r);
     from = uint32_t(r) + 1;
   }
