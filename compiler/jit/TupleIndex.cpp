@@ -56,7 +56,7 @@ struct Placed {
 
 }  // namespace
 
-std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s) {
+std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s, int cutSet) {
   if (s.family != Family::IPv4 || s.rules == 0) return nullptr;
   std::vector<Entry> entries;
   std::vector<uint8_t> srcLen, dstLen;
@@ -99,12 +99,13 @@ std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s) {
   if (entries.empty() || entries.size() >= (size_t(1) << kCountShift)) return nullptr;
 
   // Each candidate cut set: place the rules, and cost = tables + the mean
-  // length of the bucket a rule is in (what a probe that finds a bucket scans).
+  // length of the bucket a rule is in (what a probe that finds a bucket
+  // scans). The set given, if any, is tried alone first.
   const size_t n = entries.size();
   std::vector<Placed> placed(n), best;
   double bestCost = 0;
   size_t bestSet = SIZE_MAX;
-  for (size_t c = 0; c < std::size(kCutSets); ++c) {
+  auto evaluate = [&](size_t c) {
     const unsigned* cuts = kCutSets[c];
     const unsigned nc = kCutSetLen[c];
     for (size_t i = 0; i < n; ++i) {
@@ -112,7 +113,7 @@ std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s) {
       const uint32_t sm = prefixMask(cuts[sc]), dm = prefixMask(cuts[dc]);
       placed[i] = {sc * 8 + dc, uint64_t(entries[i].srcLo & sm) << 32 | (entries[i].dstLo & dm), uint32_t(i)};
     }
-    // Stable on the entry index: a bucket's rules stay in rule order.
+    // Ordered on the entry index last: a bucket's rules stay in rule order.
     std::sort(placed.begin(), placed.end(), [](const Placed& a, const Placed& b) {
       return a.table != b.table ? a.table < b.table : a.key != b.key ? a.key < b.key : a.entry < b.entry;
     });
@@ -126,14 +127,18 @@ std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s) {
       squares += double(j - i) * double(j - i);
       i = j;
     }
-    if (maxBucket > kMaxBucket) continue;
+    if (maxBucket > kMaxBucket) return;
     const double cost = double(tables) + squares / double(n);
-    if (bestSet == SIZE_MAX || cost < bestCost) bestCost = cost, bestSet = c, best = placed;
-  }
+    if (bestSet == SIZE_MAX || cost < bestCost) bestCost = cost, bestSet = c, best.swap(placed), placed.resize(n);
+  };
+  if (cutSet >= 0 && size_t(cutSet) < std::size(kCutSets)) evaluate(size_t(cutSet));
+  if (bestSet == SIZE_MAX)
+    for (size_t c = 0; c < std::size(kCutSets); ++c) evaluate(c);
   if (bestSet == SIZE_MAX) return nullptr;
 
   auto ix = std::make_shared<TupleIndex>();
   ix->nCuts_ = kCutSetLen[bestSet];
+  ix->cutSet_ = int(bestSet);
   for (unsigned i = 0; i < ix->nCuts_; ++i) ix->cuts_[i] = kCutSets[bestSet][i];
   ix->entries_.reserve(n);
   for (size_t i = 0; i < n;) {

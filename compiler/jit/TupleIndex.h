@@ -36,7 +36,10 @@ class TupleIndex {
 
   // Null when the chain does not suit the index: not IPv4, a rule with a
   // match() callback, or no cut set within kMaxBucket.
-  static std::shared_ptr<const TupleIndex> build(const Snapshot& s);
+  // `cutSet`: the candidate cut set to try alone first (an update keeps the
+  // one its chain's index had, instead of placing every rule under each).
+  static std::shared_ptr<const TupleIndex> build(const Snapshot& s, int cutSet = -1);
+  int cutSet() const { return cutSet_; }
 
   // The first rule at or after `from` that matches, or -1.
   int32_t find(const Snapshot& s, const JitKey& k, uint32_t from, void* rt) const;
@@ -97,6 +100,7 @@ class TupleIndex {
   std::vector<Entry> entries_;
   unsigned cuts_[8] = {};
   unsigned nCuts_ = 0;
+  int cutSet_ = -1;
 };
 
 }  // namespace nfjit::jit
