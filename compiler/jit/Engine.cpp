@@ -11,6 +11,8 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -190,7 +192,12 @@ struct JitClassifier::Impl {
 };
 
 JitClassifier::JitClassifier(const Ruleset& rs, JitOptions opts) : rs_(rs), counters_(rs) {
-  initLlvm();
+  // The build's scratch (the cross products' construction takes several
+  // times their size) goes back to the system on every way out: what the
+  // process keeps is the classifier's own memory.
+  struct TrimOnExit {
+    ~TrimOnExit() { malloc_trim(0); }
+  } trim;
   Timer timer(&stats_);
   impl_ = std::make_unique<Impl>(rs, opts);
   Impl& im = *impl_;
@@ -230,9 +237,15 @@ JitClassifier::JitClassifier(const Ruleset& rs, JitOptions opts) : rs_(rs), coun
   }
   timer.lap("search");
   fillPlanStats(stats_, rs, im.plan, im.layouts);
-  auto ctx = std::make_unique<llvm::LLVMContext>();
+  // LLVM only where some group needs residual code: its setup alone takes
+  // about 1 MiB, more than a 1k-rule chain's tables.
+  std::unique_ptr<llvm::LLVMContext> ctx;
   std::unique_ptr<llvm::Module> mod;
-  if (stats_.residualFunctions) mod = buildModule(*ctx, im.plan, groupSizes(im.layouts));
+  if (stats_.residualFunctions) {
+    initLlvm();
+    ctx = std::make_unique<llvm::LLVMContext>();
+    mod = buildModule(*ctx, im.plan, groupSizes(im.layouts));
+  }
   std::vector<std::vector<size_t>> residual;
   for (ChainPlan& cp : im.plan.chains) {
     residual.push_back(residualGroups(cp, im.layouts[cp.id].groupRules));
