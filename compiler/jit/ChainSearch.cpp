@@ -566,8 +566,12 @@ std::vector<unsigned> trieStrides(bool wide, size_t bounds) {
 // Tries larger than 1 MiB (the L2 of a core) measured slower than the
 // binary search (fw1_10k: 5 and 9 MB for 7.6k and 13.8k bounds), and with
 // few bounds the search is short while the trie's 256 KiB root would crowd
-// the cache: at most 4 KiB per bound and 1 MiB.
-size_t trieBudget(size_t bounds) { return std::min<size_t>(size_t(1) << 20, bounds * 4096); }
+// the cache: at most 4 KiB per bound and 1 MiB. Below 1,024 bounds (10
+// probes) at most 256 bytes per bound: acl1_1k's 628 destination bounds
+// took a 240 KB trie, half its tables, for 5 % of its throughput.
+size_t trieBudget(size_t bounds) {
+  return std::min<size_t>(size_t(1) << 20, bounds * (bounds < 1024 ? 256 : 4096));
+}
 
 template <class F>
 decltype(auto) dispatch(size_t nd, F&& f) {
