@@ -297,7 +297,7 @@ struct Search {
     if (from >= s.rules) return -1;
     uint32_t iv[kRows];
     for (size_t d = 0; d < ND; ++d) iv[d] = interval(s.dims[d], k);
-    const size_t g0 = size_t(std::upper_bound(s.start.begin(), s.start.end(), from) - s.start.begin()) - 1;
+    const size_t g0 = s.groupOf(from);
     return groups(s, iv, g0, from, k, rt);
   }
 
@@ -684,7 +684,7 @@ ChainSearch::ChainSearch(Family f, std::vector<LoweredRule> lowered, const std::
   // rows (kept for the residual checks and updates), without the attempt
   // at dense rows: it searches faster than either (bench/RESULTS.md).
   if (layout.chainCrossEntries && tupleIndex_ && f == Family::IPv4 &&
-      std::all_of(shared.begin(), shared.end(), [](const auto& r) { return r->plan.callbackFrom == kNoCallback; })) {
+      std::all_of(shared.begin(), shared.end(), [](const auto& r) { return TupleIndex::admits(*r); })) {
     const bool pack = packRows_;
     const uint32_t groupRules = groupRules_;
     packRows_ = true;
@@ -874,7 +874,7 @@ void ChainSearch::insert(uint32_t pos, LoweredRule lowered, std::shared_ptr<cons
   std::vector<std::shared_ptr<const Group>> groups = s.groups;
   size_t first = 0, last = groups.size();  // groups [first, last) are rebuilt
   if (!newField && !groups.empty()) {
-    first = size_t(std::upper_bound(s.start.begin(), s.start.end(), pos) - s.start.begin()) - 1;
+    first = s.groupOf(pos);
     first = std::min(first, groups.size() - 1);
     last = first + 1;
   }
@@ -918,7 +918,7 @@ void ChainSearch::erase(uint32_t pos) {
   const Snapshot& s = *owner_;
   if (pos >= s.rules) return;
   std::vector<std::shared_ptr<const Group>> groups = s.groups;
-  size_t g = size_t(std::upper_bound(s.start.begin(), s.start.end(), pos) - s.start.begin()) - 1;
+  size_t g = s.groupOf(pos);
   const Group& old = *groups[g];
   uint32_t local = pos - s.start[g];
   if (old.size == 1) {

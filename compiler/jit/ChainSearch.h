@@ -15,6 +15,7 @@
 // Snapshot atomically while readers keep searching the old one (freed
 // through an EpochDomain once they have left it).
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -131,6 +132,10 @@ struct Snapshot {
   std::vector<const uint32_t*> packedStart;
   // Packed chains that suit it (TupleIndex.h) are searched through this instead.
   std::shared_ptr<const TupleIndex> tuples;
+  // The group holding rule position `pos` (the last group for pos == rules).
+  size_t groupOf(uint32_t pos) const {
+    return size_t(std::upper_bound(start.begin(), start.end(), pos) - start.begin()) - 1;
+  }
   size_t bytes() const;
 };
 

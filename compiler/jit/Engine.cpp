@@ -327,7 +327,7 @@ void JitClassifier::deleteRule(size_t ti, size_t ci, uint32_t pos) {
 
 // The rule at `pos` of snapshot `s` and what owns it (null for the Ruleset's own rules).
 static std::pair<const Rule*, const std::shared_ptr<const Rule>*> ruleAt(const Snapshot& s, size_t pos) {
-  size_t g = size_t(std::upper_bound(s.start.begin(), s.start.end(), uint32_t(pos)) - s.start.begin()) - 1;
+  size_t g = s.groupOf(uint32_t(pos));
   const Group& grp = *s.groups[g];
   size_t local = pos - s.start[g];
   return {grp.rules[local], &grp.owned[local]};

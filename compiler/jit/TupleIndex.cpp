@@ -11,10 +11,13 @@ namespace {
 
 // Candidate cut sets (prefix lengths a rule's own length is cut down to).
 // Coarse cuts make fewer tables and longer buckets; the cost model picks.
-constexpr unsigned kCutSets[][8] = {
-    {0, 11, 22}, {0, 12, 24}, {0, 8, 16, 24, 32}, {0, 16, 32}, {0, 6, 12, 18, 24, 30},
+struct CutSet {
+  unsigned n;
+  unsigned cuts[8];
 };
-constexpr unsigned kCutSetLen[] = {3, 3, 5, 3, 6};
+constexpr CutSet kCutSets[] = {
+    {3, {0, 11, 22}}, {3, {0, 12, 24}}, {5, {0, 8, 16, 24, 32}}, {3, {0, 16, 32}}, {6, {0, 6, 12, 18, 24, 30}},
+};
 
 uint32_t prefixMask(unsigned len) { return len ? ~uint32_t(0) << (32 - len) : 0; }
 
@@ -65,7 +68,7 @@ std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s, int cutSe
     const Group& g = *s.groups[gi];
     for (uint32_t local = 0; local < g.size; ++local) {
       const LoweredRule& r = *g.lowered[local];
-      if (r.plan.callbackFrom != kNoCallback) return nullptr;
+      if (!admits(r)) return nullptr;
       Entry e{};
       e.rule = s.start[gi] + local;
       e.flags = ((g.clean[local / 64] >> (local % 64)) & 1) ? kClean : 0;
@@ -106,8 +109,8 @@ std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s, int cutSe
   double bestCost = 0;
   size_t bestSet = SIZE_MAX;
   auto evaluate = [&](size_t c) {
-    const unsigned* cuts = kCutSets[c];
-    const unsigned nc = kCutSetLen[c];
+    const unsigned* cuts = kCutSets[c].cuts;
+    const unsigned nc = kCutSets[c].n;
     for (size_t i = 0; i < n; ++i) {
       const unsigned sc = cutIndex(cuts, nc, srcLen[i]), dc = cutIndex(cuts, nc, dstLen[i]);
       const uint32_t sm = prefixMask(cuts[sc]), dm = prefixMask(cuts[dc]);
@@ -137,9 +140,8 @@ std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s, int cutSe
   if (bestSet == SIZE_MAX) return nullptr;
 
   auto ix = std::make_shared<TupleIndex>();
-  ix->nCuts_ = kCutSetLen[bestSet];
   ix->cutSet_ = int(bestSet);
-  for (unsigned i = 0; i < ix->nCuts_; ++i) ix->cuts_[i] = kCutSets[bestSet][i];
+  const unsigned* cuts = kCutSets[bestSet].cuts;
   ix->entries_.reserve(n);
   for (size_t i = 0; i < n;) {
     size_t j = i;
@@ -147,8 +149,8 @@ std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s, int cutSe
     size_t keys = 0;
     for (size_t k = i; k < j; ++k) keys += k == i || best[k].key != best[k - 1].key;
     Table t;
-    t.srcMask = prefixMask(ix->cuts_[best[i].table / 8]);
-    t.dstMask = prefixMask(ix->cuts_[best[i].table % 8]);
+    t.srcMask = prefixMask(cuts[best[i].table / 8]);
+    t.dstMask = prefixMask(cuts[best[i].table % 8]);
     t.minRule = UINT32_MAX, t.maxRule = 0;
     size_t slots = 2;
     while (slots < 2 * keys) slots *= 2;  // load factor at most 1/2
@@ -194,19 +196,11 @@ std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s, int cutSe
   return ix;
 }
 
-const TupleIndex::Slot* TupleIndex::probe(const Table& t, uint64_t key) const {
-  const uint32_t fp = fingerprint(key, t.fingerprintMul);
-  for (uint64_t at = hash(key, t.shift);; at = (at + 1) & t.slotMask) {
+uint32_t TupleIndex::probe(const Table& t, uint64_t at, uint32_t fp) {
+  for (;; at = (at + 1) & t.slotMask) {
     const Slot& sl = t.slots[at];
-    if (!sl.span) return nullptr;
-    if (sl.fingerprint == fp) return &sl;
+    if (!sl.span || sl.fingerprint == fp) return sl.span;
   }
-}
-
-const Group* TupleIndex::groupOf(const Snapshot& s, uint32_t rule, uint32_t& local) {
-  const size_t g = size_t(std::upper_bound(s.start.begin(), s.start.end(), rule) - s.start.begin()) - 1;
-  local = rule - s.start[g];
-  return s.groups[g].get();
 }
 
 // The first rule of the bucket in [from, below) that matches, or -1.
@@ -217,8 +211,9 @@ int32_t TupleIndex::scan(const Snapshot& s, uint32_t span, const JitKey& k, cons
     if (e->rule >= below) break;
     if (e->rule < from || !inHulls(*e, v)) continue;
     if (e->flags != kClean) {
-      uint32_t local;
-      const Group& g = *groupOf(s, e->rule, local);
+      const size_t gi = s.groupOf(e->rule);
+      const Group& g = *s.groups[gi];
+      const uint32_t local = e->rule - s.start[gi];
       if ((e->flags & kHoles) && !inSets(*g.lowered[local], v)) continue;
       if (!(e->flags & kClean) && groupResidual(s, g, local, k, rt) != 1) continue;
     }
@@ -234,9 +229,10 @@ int32_t TupleIndex::find(const Snapshot& s, const JitKey& k, uint32_t from, void
   for (const Table& t : tables_) {
     if (t.minRule >= best) break;  // tables are in the order of their first rule
     if (t.maxRule < from) continue;
-    const Slot* sl = probe(t, uint64_t(v[kSrc] & t.srcMask) << 32 | (v[kDst] & t.dstMask));
-    if (!sl) continue;
-    int32_t r = scan(s, sl->span, k, v, from, best, rt);
+    const uint64_t key = uint64_t(v[kSrc] & t.srcMask) << 32 | (v[kDst] & t.dstMask);
+    const uint32_t span = probe(t, hash(key, t.shift), fingerprint(key, t.fingerprintMul));
+    if (!span) continue;
+    int32_t r = scan(s, span, k, v, from, best, rt);
     if (r >= 0) best = uint32_t(r);
   }
   return best == UINT32_MAX ? -1 : int32_t(best);
@@ -281,17 +277,8 @@ void TupleIndex::findBatch(const Snapshot& s, const JitKey* keys, size_t n, int3
       if (!na) break;
       for (size_t i = 0; i < na; ++i) {
         const size_t p = act[i];
-        hit[p] = 0;
-        if (at[p] == kAbsent) continue;
-        for (uint64_t a = at[p];; a = (a + 1) & t.slotMask) {
-          const Slot& sl = t.slots[a];
-          if (!sl.span) break;
-          if (sl.fingerprint == fp[p]) {
-            hit[p] = sl.span;
-            __builtin_prefetch(&entries_[sl.span & ((uint32_t(1) << kCountShift) - 1)]);
-            break;
-          }
-        }
+        hit[p] = at[p] == kAbsent ? 0 : probe(t, at[p], fp[p]);
+        if (hit[p]) __builtin_prefetch(&entries_[hit[p] & ((uint32_t(1) << kCountShift) - 1)]);
       }
       for (size_t i = 0; i < na; ++i) {
         const size_t p = act[i];

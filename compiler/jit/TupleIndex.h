@@ -40,6 +40,8 @@ class TupleIndex {
   // one its chain's index had, instead of placing every rule under each).
   static std::shared_ptr<const TupleIndex> build(const Snapshot& s, int cutSet = -1);
   int cutSet() const { return cutSet_; }
+  // Whether the index may hold the rule: its residual is pure (key tests only).
+  static bool admits(const LoweredRule& r) { return r.plan.callbackFrom == kNoCallback; }
 
   // The first rule at or after `from` that matches, or -1.
   int32_t find(const Snapshot& s, const JitKey& k, uint32_t from, void* rt) const;
@@ -49,8 +51,6 @@ class TupleIndex {
 
   size_t bytes() const;
   size_t tables() const { return tables_.size(); }
-  unsigned cut(unsigned i) const { return cuts_[i]; }
-  unsigned cuts() const { return nCuts_; }
 
   // A rule in its bucket: global index, the hull of each field's values,
   // and flags; 32 bytes, two to a cache line.
@@ -91,16 +91,14 @@ class TupleIndex {
   // Distinct for the keys of one table (build() picks the multiplier), so
   // that the first slot with the packet's fingerprint is its key's, if any.
   static uint32_t fingerprint(uint64_t key, uint64_t mul) { return uint32_t((key * mul) >> 32); }
-  const Slot* probe(const Table& t, uint64_t key) const;
-  static const Group* groupOf(const Snapshot& s, uint32_t rule, uint32_t& local);
+  // The span of the bucket whose fingerprint is `fp`, probing from slot `at`; 0: none.
+  static uint32_t probe(const Table& t, uint64_t at, uint32_t fp);
   int32_t scan(const Snapshot& s, uint32_t span, const JitKey& k, const uint32_t* v, uint32_t from,
                uint32_t below, void* rt) const;
 
   std::vector<Table> tables_;  // by first rule
   std::vector<Entry> entries_;
-  unsigned cuts_[8] = {};
-  unsigned nCuts_ = 0;
-  int cutSet_ = -1;
+  int cutSet_ = -1;  // into the candidate cut sets (TupleIndex.cpp)
 };
 
 }  // namespace nfjit::jit

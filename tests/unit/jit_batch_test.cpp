@@ -171,7 +171,7 @@ Outcome compare(const Shape& shape, uint64_t seed, size_t rules, jit::JitOptions
       ++failures;
     }
     if (want < 0) continue;
-    hit.insert(size_t(std::upper_bound(v.start.begin(), v.start.end(), uint32_t(want)) - v.start.begin()) - 1);
+    hit.insert(v.groupOf(uint32_t(want)));
     const std::string& line = lines[size_t(want)];
     o.residualHits += line.find(" -i ") != std::string::npos || line.find("--tcp-flags") != std::string::npos;
   }
