@@ -96,8 +96,14 @@ struct ChainDim {
   unsigned keyOffset;
   bool direct;                    // the value is the interval index (proto)
   IntervalTrie trie;              // the value's interval, unless empty (too large): then bounds
-  std::vector<uint32_t> bounds;   // interval starts, padded to 2^k - 1 with 0xffffffff
-  unsigned steps = 0;             // log2(bounds.size() + 1)
+  std::vector<uint32_t> bounds;   // interval starts, padded with 0xffffffff for the search's last probe
+  unsigned steps = 0;             // the search's probes
+  // Where a trie would be too large: per block of values (the top bits,
+  // value >> radixShift), the number of bounds before the block, where the
+  // search starts (`steps` then covers the fullest block, not all bounds).
+  std::vector<uint32_t> radix;
+  unsigned radixShift = 0;
+  uint32_t searchStart(uint32_t v) const { return radix.empty() ? 0 : radix[v >> radixShift]; }
   uint32_t intervals = 0;         // rows of the tables below
   uint32_t last = 0;              // the last interval (searches clamp to it)
   std::vector<uint16_t> local;    // [interval * groups + g]: the group's row

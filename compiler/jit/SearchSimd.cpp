@@ -101,7 +101,11 @@ NFJIT_AVX512 __attribute__((always_inline)) inline void intervals(const ChainDim
   }
   const uint32_t* b = cd.bounds.data();
   __m512i pos[V];
-  for (size_t i = 0; i < V; ++i) pos[i] = _mm512_setzero_si512();
+  if (cd.radix.empty())
+    for (size_t i = 0; i < V; ++i) pos[i] = _mm512_setzero_si512();
+  else
+    for (size_t i = 0; i < V; ++i)
+      pos[i] = gather32(cd.radix.data(), _mm512_srli_epi32(v[i], cd.radixShift), live[i]);
   for (uint32_t step = (uint32_t(1) << cd.steps) >> 1; step; step >>= 1)
     for (size_t i = 0; i < V; ++i) {
       const __m512i probe = gather32(b, _mm512_add_epi32(pos[i], splat(step - 1)), live[i]);

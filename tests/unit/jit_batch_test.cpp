@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <set>
 #include <sstream>
 
@@ -309,6 +310,92 @@ TEST(JitBatch, NoTupleIndexForIPv6) {
   Outcome o = compare({Family::IPv6}, 14, 1024, opts);
   EXPECT_EQ(o.tupleTables, 0u);
   EXPECT_EQ(o.simdPacked, o.simd);
+}
+
+// Prefixes spread over the whole address space: a trie over the chain's
+// 8k+ bounds per address would pass its budget, so the search starts from
+// a radix table (ChainDim::radix). Packets at both ends of rules' prefixes
+// and one past them, against the interpreter, through the one-packet
+// search and both batch searches.
+TEST(JitBatch, RadixSearchAtPrefixEnds) {
+  Rng rng(15);
+  struct Prefix {
+    uint32_t lo, hi;
+  };
+  auto prefix = [&] {
+    const unsigned len = 20 + unsigned(rng.below(13));
+    const uint32_t mask = len == 32 ? ~0u : ~(~0u >> len);
+    const uint32_t lo = uint32_t(rng.below(uint64_t(1) << 32)) & mask;
+    return Prefix{lo, lo | ~mask};
+  };
+  auto text = [](const Prefix& p) {
+    const uint32_t a = p.lo;
+    return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." + std::to_string((a >> 8) & 255) +
+           "." + std::to_string(a & 255) + "/" + std::to_string(32 - std::bit_width(p.hi - p.lo));
+  };
+  std::ostringstream rules;
+  rules << "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:c - [0:0]\n-A FORWARD -j c\n";
+  std::vector<std::pair<Prefix, Prefix>> specs;
+  for (int i = 0; i < 5000; ++i) {
+    specs.push_back({prefix(), prefix()});
+    rules << "-A c -s " << text(specs.back().first) << " -d " << text(specs.back().second) << " -p tcp -j ACCEPT\n";
+  }
+  rules << "COMMIT\n";
+  Ruleset vecRs = testsupport::parseRules(rules.str(), Family::IPv4);
+  Ruleset scalarRs = testsupport::parseRules(rules.str(), Family::IPv4);
+  jit::JitOptions opts;
+  jit::JitClassifier vec(vecRs, opts);
+  opts.simd = false;
+  jit::JitClassifier scalar(scalarRs, opts);
+  const size_t ci = size_t(vecRs.tables[0].findChain("c") - vecRs.tables[0].chains.data());
+  jit::EpochDomain::Reader vr(vec.epochs()), sr(scalar.epochs());
+  jit::ReadSection vs(vr), ss(sr);
+  const jit::Snapshot& v = *vec.chainSearch(0, ci).current();
+  const jit::Snapshot& s = *scalar.chainSearch(0, ci).current();
+  ASSERT_EQ(v.dims.size(), 3u);  // src, dst, proto
+  EXPECT_FALSE(v.dims[0].radix.empty());
+  EXPECT_FALSE(v.dims[1].radix.empty());
+  EXPECT_LT(v.dims[1].steps, 8u);
+
+  Interpreter interp(scalarRs);
+  std::vector<jit::JitKey> keys;
+  std::vector<int32_t> want;
+  uint8_t buf[40] = {};
+  for (size_t i = 0; i < 1500; ++i) {
+    const auto& [sp, dp] = specs[rng.below(specs.size())];
+    const uint32_t srcs[] = {sp.lo, sp.hi, sp.lo - 1, sp.hi + 1}, dsts[] = {dp.lo, dp.hi, dp.hi + 1};
+    PacketView p;
+    p.data = buf;
+    p.len = 40;
+    p.thoff = 20;
+    p.protocol = 6;
+    p.src = IpAddr::fromV4(srcs[i % 4]);
+    p.dst = IpAddr::fromV4(dsts[i % 3]);
+    keys.emplace_back();
+    ASSERT_TRUE(vec.makeKey(p, keys.back()));
+    EvalContext ctx{p};
+    int32_t first = -1;
+    for (const RuleRef& m : interp.run("filter", Hook::Forward, ctx).matched)
+      if (!m.isPolicy && m.chain == ci) {
+        first = int32_t(m.rule);
+        break;
+      }
+    want.push_back(first);
+  }
+  std::vector<int32_t> gotVec(keys.size()), gotScalar(keys.size());
+  jit::ChainSearch::findBatch(v, keys.data(), keys.size(), gotVec.data(), nullptr);
+  jit::ChainSearch::findBatch(s, keys.data(), keys.size(), gotScalar.data(), nullptr);
+  size_t failures = 0, matched = 0;
+  for (size_t i = 0; i < keys.size() && failures < 5; ++i) {
+    const int32_t one = jit::ChainSearch::find(s, keys[i], 0, nullptr);
+    matched += want[i] >= 0;
+    if (one != want[i] || gotVec[i] != want[i] || gotScalar[i] != want[i]) {
+      ADD_FAILURE() << "packet " << i << ": interpreter " << want[i] << ", find " << one << ", vector batch "
+                    << gotVec[i] << ", scalar batch " << gotScalar[i];
+      ++failures;
+    }
+  }
+  EXPECT_GT(matched, keys.size() / 4);  // the ends of the prefixes match, the values past them mostly not
 }
 
 }  // namespace
