@@ -53,8 +53,10 @@ class TupleIndex {
   size_t tables() const { return tables_.size(); }
 
   // A rule in its bucket: global index, the hull of each field's values,
-  // and flags; 32 bytes, two to a cache line.
-  struct Entry {
+  // and flags; 32 bytes, two to a cache line. Aligned so that none straddles
+  // two lines: malloc's 16-byte alignment put every other entry across two
+  // (acl1_100k: 38-41 against 48-50 Mpps, depending on where the heap put them).
+  struct alignas(32) Entry {
     uint32_t rule;
     uint32_t srcLo, srcHi, dstLo, dstHi;
     uint16_t sportLo, sportHi, dportLo, dportHi;
