@@ -578,13 +578,16 @@ size_t trieBudget(size_t bounds) {
 }
 
 // A radix table for a dimension searched without a trie, where it shortens
-// the search: the top r bits (r <= 16: 256 KiB) whose fullest block needs
-// the fewest probes, the smallest such r. fw1_10k's addresses: 2 probes
-// after a 16 or 32 KiB table instead of 13 and 14.
-void addRadix(ChainDim& cd, unsigned bits) {
+// the search within the trie's budget: the top r bits (r <= 16: 256 KiB)
+// whose fullest block needs the fewest probes, the smallest such r.
+// fw1_10k's addresses: 2 probes after a 16 or 32 KiB table instead of 13
+// and 14.
+void addRadix(ChainDim& cd, unsigned bits, size_t maxBytes) {
   constexpr unsigned kMinBits = 6, kMaxBits = 16;
   const size_t real = cd.bounds.size();
-  const unsigned top = std::min(kMaxBits, bits);
+  unsigned top = std::min(kMaxBits, bits);
+  while (top >= kMinBits && (sizeof(uint32_t) << top) > maxBytes) --top;
+  if (top < kMinBits) return;
   // Bounds per block at `top` bits, then at one bit fewer by adding pairs
   // (linear: an update assembles the tables again).
   std::vector<uint32_t> count(size_t(1) << top, 0);
@@ -795,7 +798,7 @@ std::shared_ptr<Snapshot> ChainSearch::assemble(std::vector<std::shared_ptr<cons
       const std::span<const uint64_t> inner(starts.data() + 1, real);
       if (!cd.trie.build(inner, wide ? 32 : 16, trieStrides(wide, real), trieBudget(real))) {
         cd.bounds.assign(starts.begin() + 1, starts.end());
-        addRadix(cd, wide ? 32 : 16);
+        addRadix(cd, wide ? 32 : 16, trieBudget(real));
         cd.bounds.resize(std::max<size_t>(padded, real + (size_t(1) << cd.steps) - 1), 0xffffffffu);
       }
     }
