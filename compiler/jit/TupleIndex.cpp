@@ -241,21 +241,25 @@ int32_t TupleIndex::find(const Snapshot& s, const JitKey& k, uint32_t from, void
 void TupleIndex::findBatch(const Snapshot& s, const JitKey* keys, size_t n, int32_t* out, void* rt) const {
   constexpr size_t B = 64;
   uint32_t v[B][kFields], best[B];
-  uint64_t key[B], at[B];
+  uint64_t at[B];
   uint32_t hit[B], fp[B];
-  uint8_t act[B];
-  constexpr uint64_t kAbsent = UINT64_MAX;  // the filter says the key is not in the table
-  // A packet's key and slot in table t, the slot's line requested.
+  // Lists of packets, each built without branches (whether a packet goes on
+  // is close to random, and mispredicting it cost more than the work): open
+  // for a table, its key maybe in the table (the bitmap says so), a bucket found.
+  uint8_t open[B], maybe[B], found[B];
+  size_t nMaybe = 0;
+  // A packet's key and slot in table t; the bitmap's answer decides, without
+  // a branch, whether the packet goes on to the probe and which slot line is
+  // requested (the table's first when none is needed).
   auto aim = [&](const Table& t, size_t p) {
-    key[p] = uint64_t(v[p][kSrc] & t.srcMask) << 32 | (v[p][kDst] & t.dstMask);
-    fp[p] = fingerprint(key[p], t.fingerprintMul);
+    const uint64_t key = uint64_t(v[p][kSrc] & t.srcMask) << 32 | (v[p][kDst] & t.dstMask);
+    fp[p] = fingerprint(key, t.fingerprintMul);
     const uint32_t bit = fp[p] >> t.filterShift;
-    if ((t.filter[bit / 64] >> (bit % 64)) & 1) {
-      at[p] = hash(key[p], t.shift);
-      __builtin_prefetch(&t.slots[at[p]]);
-    } else {
-      at[p] = kAbsent;
-    }
+    const uint64_t in = (t.filter[bit / 64] >> (bit % 64)) & 1;
+    at[p] = hash(key, t.shift) & (uint64_t(0) - in);
+    __builtin_prefetch(&t.slots[at[p]]);
+    maybe[nMaybe] = uint8_t(p);
+    nMaybe += in;
   };
   if (tables_.empty()) return std::fill(out, out + n, -1);
   for (size_t base = 0; base < n; base += B) {
@@ -265,29 +269,35 @@ void TupleIndex::findBatch(const Snapshot& s, const JitKey* keys, size_t n, int3
       __builtin_prefetch(&keys[p]);
       __builtin_prefetch(reinterpret_cast<const uint8_t*>(&keys[p]) + kOffDport);
     }
+    nMaybe = 0;
     for (size_t p = 0; p < m; ++p) fieldValues(keys[base + p], v[p]), best[p] = UINT32_MAX, aim(tables_[0], p);
-    // Per table, passes over the packets still open, so that the misses of
+    // Per table, passes over lists of packets, so that the misses of
     // different packets overlap: probe the slots (requested before), scan
-    // the buckets (requested by the probe), and request the next table's slots.
+    // the buckets (requested by the probe), and aim at the next table.
     for (size_t ti = 0; ti < tables_.size(); ++ti) {
       const Table& t = tables_[ti];
-      const Table* next = ti + 1 < tables_.size() ? &tables_[ti + 1] : nullptr;
-      size_t na = 0;
-      for (size_t p = 0; p < m; ++p) act[na] = uint8_t(p), na += best[p] > t.minRule;  // no branch to mispredict
-      if (!na) break;
-      for (size_t i = 0; i < na; ++i) {
-        const size_t p = act[i];
-        hit[p] = at[p] == kAbsent ? 0 : probe(t, at[p], fp[p]);
-        if (hit[p]) __builtin_prefetch(&entries_[hit[p] & ((uint32_t(1) << kCountShift) - 1)]);
+      size_t nFound = 0;
+      for (size_t i = 0; i < nMaybe; ++i) {
+        const size_t p = maybe[i];
+        hit[p] = probe(t, at[p], fp[p]);
+        __builtin_prefetch(&entries_[hit[p] & ((uint32_t(1) << kCountShift) - 1)]);
+        found[nFound] = uint8_t(p);
+        nFound += hit[p] != 0;
       }
-      for (size_t i = 0; i < na; ++i) {
-        const size_t p = act[i];
-        if (hit[p]) {
-          int32_t r = scan(s, hit[p], keys[base + p], v[p], 0, best[p], rt);
-          if (r >= 0) best[p] = uint32_t(r);
-        }
-        if (next && best[p] > next->minRule) aim(*next, p);
+      // A packet whose best rule came before this table's first since it
+      // was aimed finds nothing better in the bucket (the scan stops at best).
+      for (size_t i = 0; i < nFound; ++i) {
+        const size_t p = found[i];
+        const int32_t r = scan(s, hit[p], keys[base + p], v[p], 0, best[p], rt);
+        if (r >= 0) best[p] = uint32_t(r);
       }
+      if (ti + 1 == tables_.size()) break;
+      const Table& next = tables_[ti + 1];
+      size_t nOpen = 0;
+      for (size_t p = 0; p < m; ++p) open[nOpen] = uint8_t(p), nOpen += best[p] > next.minRule;
+      if (!nOpen) break;
+      nMaybe = 0;
+      for (size_t i = 0; i < nOpen; ++i) aim(next, open[i]);
     }
     for (size_t p = 0; p < m; ++p) out[base + p] = best[p] == UINT32_MAX ? -1 : int32_t(best[p]);
   }
