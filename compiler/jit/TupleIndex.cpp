@@ -114,7 +114,7 @@ std::shared_ptr<const TupleIndex> TupleIndex::build(const Snapshot& s, int cutSe
     for (size_t i = 0; i < n; ++i) {
       const unsigned sc = cutIndex(cuts, nc, srcLen[i]), dc = cutIndex(cuts, nc, dstLen[i]);
       const uint32_t sm = prefixMask(cuts[sc]), dm = prefixMask(cuts[dc]);
-      placed[i] = {sc * 8 + dc, uint64_t(entries[i].srcLo & sm) << 32 | (entries[i].dstLo & dm), uint32_t(i)};
+      placed[i] = {sc * 8 + dc, keyOf(entries[i].srcLo & sm, entries[i].dstLo & dm), uint32_t(i)};
     }
     // Ordered on the entry index last: a bucket's rules stay in rule order.
     std::sort(placed.begin(), placed.end(), [](const Placed& a, const Placed& b) {
@@ -206,7 +206,7 @@ uint32_t TupleIndex::probe(const Table& t, uint64_t at, uint32_t fp) {
 // The first rule of the bucket in [from, below) that matches, or -1.
 int32_t TupleIndex::scan(const Snapshot& s, uint32_t span, const JitKey& k, const uint32_t* v, uint32_t from,
                          uint32_t below, void* rt) const {
-  const uint32_t first = span & ((uint32_t(1) << kCountShift) - 1);
+  const uint32_t first = firstEntry(span);
   for (const Entry *e = &entries_[first], *end = e + (span >> kCountShift); e < end; ++e) {
     if (e->rule >= below) break;
     if (e->rule < from || !inHulls(*e, v)) continue;
@@ -229,7 +229,7 @@ int32_t TupleIndex::find(const Snapshot& s, const JitKey& k, uint32_t from, void
   for (const Table& t : tables_) {
     if (t.minRule >= best) break;  // tables are in the order of their first rule
     if (t.maxRule < from) continue;
-    const uint64_t key = uint64_t(v[kSrc] & t.srcMask) << 32 | (v[kDst] & t.dstMask);
+    const uint64_t key = keyOf(v[kSrc] & t.srcMask, v[kDst] & t.dstMask);
     const uint32_t span = probe(t, hash(key, t.shift), fingerprint(key, t.fingerprintMul));
     if (!span) continue;
     int32_t r = scan(s, span, k, v, from, best, rt);
@@ -252,7 +252,7 @@ void TupleIndex::findBatch(const Snapshot& s, const JitKey* keys, size_t n, int3
   // a branch, whether the packet goes on to the probe and which slot line is
   // requested (the table's first when none is needed).
   auto aim = [&](const Table& t, size_t p) {
-    const uint64_t key = uint64_t(v[p][kSrc] & t.srcMask) << 32 | (v[p][kDst] & t.dstMask);
+    const uint64_t key = keyOf(v[p][kSrc] & t.srcMask, v[p][kDst] & t.dstMask);
     fp[p] = fingerprint(key, t.fingerprintMul);
     const uint32_t bit = fp[p] >> t.filterShift;
     const uint64_t in = (t.filter[bit / 64] >> (bit % 64)) & 1;
@@ -280,7 +280,7 @@ void TupleIndex::findBatch(const Snapshot& s, const JitKey* keys, size_t n, int3
       for (size_t i = 0; i < nMaybe; ++i) {
         const size_t p = maybe[i];
         hit[p] = probe(t, at[p], fp[p]);
-        __builtin_prefetch(&entries_[hit[p] & ((uint32_t(1) << kCountShift) - 1)]);
+        __builtin_prefetch(&entries_[firstEntry(hit[p])]);
         found[nFound] = uint8_t(p);
         nFound += hit[p] != 0;
       }

@@ -89,6 +89,11 @@ class TupleIndex {
     std::vector<Slot> slots;
   };
 
+  // A table's key: the source and destination cut to its prefix lengths (the
+  // build and the lookups form it alike).
+  static uint64_t keyOf(uint32_t src, uint32_t dst) { return uint64_t(src) << 32 | dst; }
+  // Where a slot's bucket starts in entries_.
+  static uint32_t firstEntry(uint32_t span) { return span & ((uint32_t(1) << kCountShift) - 1); }
   static uint64_t hash(uint64_t key, unsigned shift) { return (key * 0x9e3779b97f4a7c15ull) >> shift; }
   // Distinct for the keys of one table (build() picks the multiplier), so
   // that the first slot with the packet's fingerprint is its key's, if any.
