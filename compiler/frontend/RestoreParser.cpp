@@ -26,20 +26,36 @@ using grammar::IptablesRestoreParser;
 
 // Valid UTF-8 is needed by the ANTLR input stream; anything else, and control
 // bytes, cannot be part of a rules file.
+// Strict UTF-8 (RFC 3629): the lexer's decoder throws on overlong forms,
+// surrogates and code points past U+10FFFF, so those are bad bytes here too.
 size_t firstBadByte(std::string_view line) {
+  auto byteAt = [&](size_t k) { return static_cast<unsigned char>(line[k]); };
   size_t i = 0;
   while (i < line.size()) {
-    unsigned char c = static_cast<unsigned char>(line[i]);
+    unsigned char c = byteAt(i);
     if (c < 0x80) {
       if (c < 0x20 && c != '\t' && c != '\r') return i;
       if (c == 0x7f) return i;
       ++i;
       continue;
     }
-    size_t n = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xbf;  // the second byte's range
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 3;
+      if (c == 0xe0) lo = 0xa0;  // overlong below U+0800
+      if (c == 0xed) hi = 0x9f;  // UTF-16 surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 4;
+      if (c == 0xf0) lo = 0x90;  // overlong below U+10000
+      if (c == 0xf4) hi = 0x8f;  // past U+10FFFF
+    }
     if (n == 0 || i + n > line.size()) return i;
-    for (size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(line[i + k]) & 0xc0) != 0x80) return i;
+    if (byteAt(i + 1) < lo || byteAt(i + 1) > hi) return i;
+    for (size_t k = 2; k < n; ++k)
+      if ((byteAt(i + k) & 0xc0) != 0x80) return i;
     i += n;
   }
   return std::string_view::npos;

@@ -13,6 +13,8 @@ if [ -d "$shared/corpus" ]; then
     -exec cp --backup=numbered -t "$seeds" {} + 2>/dev/null || true
 fi
 cp "$root"/examples/*.rules "$seeds"/ 2>/dev/null || true
+# Inputs that once crashed the parser: each run checks them first.
+cp "$root"/tests/fuzz/regressions/* "$seeds"/ 2>/dev/null || true
 mkdir -p "$build/fuzz-findings"
 "$build/tests/fuzz/fuzz_restore_parser" -max_total_time="$secs" -max_len=65536 -timeout=10 \
   -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$build/fuzz-findings/" "$seeds" 2>&1 | tail -15

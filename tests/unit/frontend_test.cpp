@@ -4,6 +4,7 @@
 // FrontendKernel tests re-check them against the kernel when run as root.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -597,6 +598,21 @@ TEST(FrontendErrors, BinaryGarbage) {
   // Invalid UTF-8 inside a comment argument.
   EXPECT_TRUE(firstErrorIs(parse("*filter\n-A INPUT -m comment --comment \"\xc3\x28\"\nCOMMIT\n"), 2, 32,
                            "invalid byte 0xc3"));
+  // Forms the lexer's UTF-8 decoder rejects: overlong (the fuzzer found
+  // C0 9D), a surrogate, past U+10FFFF, and a lead byte that cannot start one.
+  for (const char* bad : {"\xc0\x9d", "\xc1\xbf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf0\x80\x80\xaf",
+                          "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff"}) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned char>(bad[0]));
+    EXPECT_TRUE(firstErrorIs(parse(std::string("# x") + bad + "\n*filter\nCOMMIT\n"), 1, 4,
+                             std::string("invalid byte ") + hex))
+        << hex;
+  }
+  // The highest and lowest valid forms of each length still parse.
+  for (const char* good : {"\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf", "\xee\x80\x80",
+                           "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf"}) {
+    EXPECT_TRUE(parse(std::string("*filter\n-A INPUT -m comment --comment \"") + good + "\" -j ACCEPT\nCOMMIT\n").ok());
+  }
 }
 
 TEST(FrontendErrors, VeryLongLine) {
