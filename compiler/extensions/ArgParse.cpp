@@ -169,7 +169,8 @@ struct ProtoName {
 // iptables' built-in protocol names, looked up before /etc/protocols.
 constexpr ProtoName kChainProtos[] = {
     {"tcp", 6},  {"sctp", 132}, {"udp", 17}, {"udplite", 136}, {"icmp", 1}, {"ipv6-icmp", 58},
-    {"icmpv6", 58}, {"esp", 50}, {"ah", 51},  {"mh", 135},     {"all", 0},
+    {"icmpv6", 58}, {"esp", 50}, {"ah", 51},  {"mobility-header", 135}, {"ipv6-mh", 135}, {"mh", 135},
+    {"dccp", 33},   {"ipcomp", 108}, {"all", 0},
 };
 }  // namespace
 

@@ -495,6 +495,21 @@ TEST(FrontendTokens, AddressesAreCanonicalised) {
   EXPECT_NE(p.printed.find("-A INPUT -s 10.0.0.0/8 -d 192.168.0.0/16 -j ACCEPT"), std::string::npos) << p.printed;
 }
 
+TEST(FrontendTokens, IptablesBuiltinProtocolNames) {
+  // libxtables' own names, known without /etc/protocols: all of a
+  // protocol's names give the same rule.
+  for (const char* mh : {"mh", "ipv6-mh", "mobility-header", "135"}) {
+    auto p = parse(std::string("*filter\n-A INPUT -p ") + mh + " -m mh --mh-type 5 -j DROP\nCOMMIT\n", Family::IPv6);
+    ASSERT_TRUE(p.ok()) << mh << p.all();
+    EXPECT_EQ(p.printed, parse("*filter\n-A INPUT -p 135 -m mh --mh-type 5 -j DROP\nCOMMIT\n", Family::IPv6).printed);
+  }
+  for (const auto& [name, num] : {std::pair{"dccp", "33"}, std::pair{"ipcomp", "108"}, std::pair{"ICMPv6", "58"}}) {
+    auto p = parse(std::string("*filter\n-A INPUT -p ") + name + " -j DROP\nCOMMIT\n", Family::IPv6);
+    ASSERT_TRUE(p.ok()) << name << p.all();
+    EXPECT_EQ(p.printed, parse(std::string("*filter\n-A INPUT -p ") + num + " -j DROP\nCOMMIT\n", Family::IPv6).printed);
+  }
+}
+
 // ---------------------------------------------------------------- errors
 
 TEST(FrontendErrors, MissingCommit) {
