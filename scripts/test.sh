@@ -20,6 +20,6 @@ CC=clang-19 CXX=clang++-19 "$root/scripts/build.sh" "$san" \
 echo "== tests under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$san" --output-on-failure -j 2 -E 'Corpus|Oracle'
-echo "== libFuzzer: rules-file parser, 60 s"
+echo "== libFuzzer: rules-file parser and packet pipeline, 60 s each"
 "$root/tests/fuzz/run_fuzz.sh" "$san" 60
 echo "== all tests passed"
