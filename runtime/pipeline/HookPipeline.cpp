@@ -114,6 +114,11 @@ bool icmpQuery(Family f, uint8_t type) {
   if (f == Family::IPv4) return type == 8 || type == 13 || type == 15 || type == 17;
   return type == 128 || type == 139;
 }
+// The answer to an ICMP query type (and the query to an answer).
+uint8_t icmpAnswerType(Family f, uint8_t type) {
+  if (f == Family::IPv4) return type == 8 ? 0 : type == 0 ? 8 : (type & 1) ? type + 1 : type - 1;  // 13-18 pair up
+  return type == 128 ? 129 : type == 129 ? 128 : type == 139 ? 140 : 139;
+}
 // An ICMP query or answer as conntrack keys it, from the first 6 bytes of
 // its header: the id and which of the two it is (1 query, 2 answer). None
 // for other ICMP types.
@@ -217,6 +222,8 @@ HookPipeline::FlowRef HookPipeline::lookupFlow(const PacketView& p) {
   }
   Flow f;
   f.orig = t;
+  uint8_t typeCode[2];
+  if (t.icmp && headerAt(p, p.thoff, typeCode, 2)) f.icmpType = typeCode[0], f.icmpCode = typeCode[1];
   flows_.push_back(f);
   const size_t idx = flows_.size() - 1;
   flowIndex_.emplace(t, std::make_pair(idx, false));
@@ -278,6 +285,7 @@ void HookPipeline::track(PacketView& pv, const FlowRef& f, bool notrack) {
   pv.ct.status = (flow.replySeen ? meta::kIpsSeenReply : 0) | (f.first ? 0 : meta::kIpsConfirmed);
   pv.ct.dir = f.reply ? 1 : 0;
   pv.ct.l4proto = flow.orig.proto;
+  exposeTuples(pv, flow);
 }
 
 void HookPipeline::natStatus(PacketView& pv, const FlowRef& f) const {
@@ -285,6 +293,24 @@ void HookPipeline::natStatus(PacketView& pv, const FlowRef& f) const {
   const Flow& flow = flows_[f.idx];
   if (flow.dnat) pv.ct.state |= kCtDnat;
   if (flow.snat) pv.ct.state |= kCtSnat;
+  exposeTuples(pv, flow);
+}
+
+void HookPipeline::exposeTuples(PacketView& pv, const Flow& flow) const {
+  const Tuple orig = flow.orig, reply = flow.reply();
+  ConnInfo& ct = pv.ct;
+  ct.origSrc = orig.src, ct.origDst = orig.dst;
+  ct.replSrc = reply.src, ct.replDst = reply.dst;
+  ct.origSrcPort = orig.sport, ct.origDstPort = orig.dport;
+  ct.replSrcPort = reply.sport, ct.replDstPort = reply.dport;
+  if (orig.icmp) {
+    // An ICMP tuple holds the id as its source "port" and the type and
+    // code as its destination's (read in network order: type * 256 + code);
+    // the reply tuple has the answer's type (nf_conntrack_proto_icmp's
+    // invert map).
+    ct.origDstPort = uint16_t(flow.icmpType << 8 | flow.icmpCode);
+    ct.replDstPort = uint16_t(icmpAnswerType(rs_.family, flow.icmpType) << 8 | flow.icmpCode);
+  }
 }
 
 // Kernel semantics (nf_nat_core get_unique_tuple, xt_nat, nf_nat_redirect,

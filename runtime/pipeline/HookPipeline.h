@@ -129,6 +129,9 @@ class HookPipeline {
     std::optional<Manip> dnat, snat;
     bool replySeen = false;
     bool valid = true;  // its first packet could open a connection
+    // An ICMP query's type and code: conntrack's tuple keeps them where
+    // other protocols keep the destination port (dst.u.icmp).
+    uint8_t icmpType = 0, icmpCode = 0;
     Tuple reply() const;
   };
   // The packet's connection, its direction, and whether it opened it (or,
@@ -172,8 +175,12 @@ class HookPipeline {
   };
   // The conntrack core after the raw table: the packet's ctstate.
   void track(PacketView& pv, const FlowRef& f, bool notrack);
-  // After a nat hook bound the connection: its NAT status bits.
+  // After a nat hook bound the connection: its NAT status bits, and its
+  // reply tuple as NAT changed it.
   void natStatus(PacketView& pv, const FlowRef& f) const;
+  // The connection's tuples in both directions, as -m conntrack's
+  // --ctorig*/--ctrepl* options read them.
+  void exposeTuples(PacketView& pv, const Flow& flow) const;
   // A nat hook: the nat chain for a connection's first packet (binding what
   // it decides), then the connection's rewrite for this hook and direction.
   bool natHook(PacketView& pv, Hook h, const FlowRef& f, PipelineResult& out, uint64_t nowNs, uint64_t wallSec);

@@ -25,8 +25,13 @@ namespace {
 // count the packets nat sees: the first of each tracked connection only.
 // Packets sent with TTL 2 die in raw, with TTL 4 (3 after forwarding) in
 // FORWARD: either way their connection is never confirmed.
+// The tuple rules read both directions' addresses and ports (an ICMP
+// query's type and code are its destination "port").
 std::string rules(Family f) {
-  const std::string ttl = f == Family::IPv4 ? "-m ttl --ttl-eq " : "-m hl --hl-eq ";
+  const bool v4 = f == Family::IPv4;
+  const std::string ttl = v4 ? "-m ttl --ttl-eq " : "-m hl --hl-eq ";
+  const std::string near = v4 ? "192.0.2.0/24" : "2001:db8:1::/64", icmp = v4 ? "icmp" : "ipv6-icmp";
+  const std::string echoRequest = v4 ? "2048" : "32768", echoReply = v4 ? "0" : "33024";
   return "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
          "-A PREROUTING " + ttl + "2 -j DROP\n"
          "-A PREROUTING -p udp -m udp --dport 9 -j CT --notrack\nCOMMIT\n"
@@ -43,6 +48,16 @@ std::string rules(Family f) {
          "-A FORWARD -m conntrack --ctstatus CONFIRMED\n"
          "-A FORWARD -m conntrack --ctdir REPLY\n"
          "-A FORWARD -m conntrack --ctstate RELATED --ctproto udp\n"
+         "-A FORWARD -m conntrack --ctorigsrc " + near + "\n"
+         "-A FORWARD -m conntrack --ctrepldst " + near + "\n"
+         "-A FORWARD -m conntrack ! --ctreplsrc " + near + "\n"
+         "-A FORWARD -m conntrack --ctorigdstport 80\n"
+         "-A FORWARD -m conntrack --ctreplsrcport 80\n"
+         "-A FORWARD -m conntrack --ctorigsrcport 40000:40002\n"
+         "-A FORWARD -m conntrack --ctrepldstport 5000\n"
+         "-A FORWARD -m conntrack --ctproto " + icmp + " --ctorigdstport " + echoRequest + "\n"
+         "-A FORWARD -m conntrack --ctproto " + icmp + " --ctrepldstport " + echoReply + "\n"
+         "-A FORWARD -m conntrack --ctproto " + icmp + " --ctorigsrcport 0:65535\n"
          "-A FORWARD -m conntrack --ctstate INVALID -j ACCEPT\n"
          "-A FORWARD -m conntrack --ctstate UNTRACKED -j ACCEPT\n"
          "-A FORWARD -m conntrack --ctstate RELATED -j ACCEPT\n"

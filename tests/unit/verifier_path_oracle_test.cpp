@@ -128,7 +128,8 @@ TEST_P(VerifierPathOracle, DnatWitnessIsReplayedAndMatchesTheKernel) {
 
 // HookPipeline's NAT against the kernel's, byte for byte: DNAT with and
 // without a port, MASQUERADE to out0's address, SNAT to a port range that
-// holds the source port (kept), a UDP checksum of 0 (IPv4: stays 0).
+// holds the source port (kept), a UDP checksum of 0 (IPv4: stays 0). The
+// FORWARD rules count what -m conntrack reads of the tuples DNAT changed.
 TEST_P(VerifierPathOracle, NatRewritesMatchTheKernelBytes) {
   const Family f = GetParam();
   const bool v4 = f == Family::IPv4;
@@ -139,7 +140,14 @@ TEST_P(VerifierPathOracle, NatRewritesMatchTheKernelBytes) {
       a("203.0.113.80:8080", "[2001:db8:3::80]:8080") + "\n" +
       "-A PREROUTING -i in0 -p udp -m udp --dport 53 -j DNAT --to-destination " + a("203.0.113.53", "2001:db8:3::53") +
       "\n-A POSTROUTING -o out0 -p tcp -m tcp --dport 22 -j SNAT --to-source " +
-      a("198.51.100.1:20000-20010", "[2001:db8:2::1]:20000-20010") + "\n-A POSTROUTING -o out0 -j MASQUERADE\nCOMMIT\n";
+      a("198.51.100.1:20000-20010", "[2001:db8:2::1]:20000-20010") + "\n-A POSTROUTING -o out0 -j MASQUERADE\nCOMMIT\n" +
+      "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+      "-A FORWARD -m conntrack --ctstate DNAT --ctorigdst " + a("203.0.113.7", "2001:db8:3::7") + "\n" +
+      "-A FORWARD -m conntrack --ctreplsrc " + a("203.0.113.80", "2001:db8:3::80") + " --ctreplsrcport 8080\n" +
+      "-A FORWARD -m conntrack --ctreplsrc " + a("203.0.113.53", "2001:db8:3::53") + " --ctreplsrcport 53\n" +
+      "-A FORWARD -m conntrack --ctorigdstport 80 --ctrepldstport 40000\n"
+      "-A FORWARD -m conntrack --ctrepldst " + a("192.0.2.10", "2001:db8:1::10") + "\n" +
+      "COMMIT\n";
   const std::string client = a("192.0.2.10", "2001:db8:1::10"), far = a("203.0.113.7", "2001:db8:3::7");
   std::vector<std::vector<uint8_t>> packets;
   packets.push_back(buildPacket(flowPacket(f, client, far, 6, 40000, 80)));
@@ -171,6 +179,25 @@ TEST_P(VerifierPathOracle, NatRewritesMatchTheKernelBytes) {
   std::sort(kernel.begin(), kernel.end());
   std::sort(model.begin(), model.end());
   for (size_t i = 0; i < model.size(); ++i) EXPECT_EQ(kernel[i], model[i]) << "packet " << i;
+  // FORWARD's counters (before POSTROUTING's SNAT: the reply tuple holds
+  // only DNAT's change there).
+  Ruleset counted = testsupport::parseRules(topo.saveCounters(), f);
+  pipe.classifier().counters().applyTo(rs);
+  auto forward = [](const Ruleset& r) {
+    std::vector<std::pair<uint64_t, uint64_t>> c;
+    for (const auto& t : r.tables)
+      if (t.name == "filter")
+        for (const auto& ch : t.chains)
+          if (ch.name == "FORWARD")
+            for (const auto& rule : ch.rules) {
+              const Counters n = rule.counters.value_or(Counters{});
+              c.emplace_back(n.packets, n.bytes);
+            }
+    return c;
+  };
+  EXPECT_EQ(forward(counted), forward(rs));
+  EXPECT_EQ(forward(rs).size(), 5u);
+  for (const auto& [packets, bytes] : forward(rs)) EXPECT_GT(packets, 0u) << "every tuple rule matches a packet";
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernel, VerifierPathOracle, ::testing::Values(Family::IPv4, Family::IPv6),
