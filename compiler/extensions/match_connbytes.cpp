@@ -9,15 +9,6 @@ namespace {
 enum class What : uint8_t { None, Packets, Bytes, AvgPkt };
 enum class Dir : uint8_t { None, Original, Reply, Both };
 
-// Per-direction counters of conntrack accounting (nf_conn_acct).
-struct Acct {
-  bool present = false;
-  uint64_t packets[2] = {0, 0}, bytes[2] = {0, 0};
-};
-// ConnInfo carries no accounting counters yet: connections are seen as
-// lacking the accounting extension, which the kernel never matches.
-Acct accountingOf(const ConnInfo&) { return Acct{}; }
-
 class ConnbytesMatch final : public MatchExt {
  public:
   explicit ConnbytesMatch(Family) {}
@@ -72,17 +63,17 @@ class ConnbytesMatch final : public MatchExt {
   }
   bool match(EvalContext& ctx) const override {
     if (!meta::ctPresent(ctx.pkt.ct)) return false;
-    Acct acct = accountingOf(ctx.pkt.ct);
-    if (!acct.present) return false;
+    const ConnInfo& ct = ctx.pkt.ct;
+    if (!ct.accounted) return false;  // the kernel's nf_conn_acct_find() found none
     uint64_t what = 0;
     auto sumOrDir = [&](const uint64_t (&v)[2]) {
       return dir_ == Dir::Original ? v[0] : dir_ == Dir::Reply ? v[1] : v[0] + v[1];
     };
     switch (what_) {
-      case What::Packets: what = sumOrDir(acct.packets); break;
-      case What::Bytes: what = sumOrDir(acct.bytes); break;
+      case What::Packets: what = sumOrDir(ct.acctPackets); break;
+      case What::Bytes: what = sumOrDir(ct.acctBytes); break;
       case What::AvgPkt: {
-        uint64_t pk = sumOrDir(acct.packets), by = sumOrDir(acct.bytes);
+        uint64_t pk = sumOrDir(ct.acctPackets), by = sumOrDir(ct.acctBytes);
         what = pk ? by / pk : 0;
         break;
       }

@@ -33,6 +33,10 @@ struct ConnInfo {
   IpAddr origSrc, origDst, replSrc, replDst;
   uint16_t origSrcPort = 0, origDstPort = 0, replSrcPort = 0, replDstPort = 0;
   uint64_t expires = 0;          // seconds remaining
+  // Conntrack accounting (nf_conn_acct), per direction, this packet counted;
+  // absent on connections made without the extension.
+  bool accounted = false;
+  uint64_t acctPackets[2] = {0, 0}, acctBytes[2] = {0, 0};
   std::string helper;
 };
 

@@ -255,6 +255,11 @@ bool opensConnection(const PacketView& p) {
     default: return true;
   }
 }
+// A TCP SYN without ACK, FIN or RST.
+bool isBareSyn(const PacketView& p) {
+  uint8_t h[14];
+  return p.protocol == 6 && p.fragoff == 0 && headerAt(p, p.thoff, h, 14) && (h[13] & 0x17) == 0x02;
+}
 }  // namespace
 
 void HookPipeline::track(PacketView& pv, const FlowRef& f, bool notrack) {
@@ -279,13 +284,24 @@ void HookPipeline::track(PacketView& pv, const FlowRef& f, bool notrack) {
     // NEW until the other side answered; ESTABLISHED from the first reply on.
     if (f.reply) flow.replySeen = true;
     pv.ct.state = flow.replySeen ? kCtEstablished : kCtNew;
+    // nf_ct_refresh_acct: the packets the protocol tracker handled (an
+    // ICMP error about the connection returns before it).
+    // Another SYN while the connection waits for its answer (SYN_SENT),
+    // whatever its sequence number, passes unaccounted (the kernel's
+    // oracle shows it; nf_conntrack_tcp_packet accepts it before
+    // nf_ct_refresh_acct).
+    const bool synAgain = !f.first && !f.reply && !flow.replySeen && isBareSyn(pv);
+    if (!synAgain) {
+      ++flow.packets[f.reply];
+      flow.bytes[f.reply] += pv.len;
+    }
   }
   // SEEN_REPLY is set before the packet's later hooks; only a first packet
   // is unconfirmed.
   pv.ct.status = (flow.replySeen ? meta::kIpsSeenReply : 0) | (f.first ? 0 : meta::kIpsConfirmed);
   pv.ct.dir = f.reply ? 1 : 0;
   pv.ct.l4proto = flow.orig.proto;
-  exposeTuples(pv, flow);
+  exposeEntry(pv, flow);
 }
 
 void HookPipeline::natStatus(PacketView& pv, const FlowRef& f) const {
@@ -293,16 +309,18 @@ void HookPipeline::natStatus(PacketView& pv, const FlowRef& f) const {
   const Flow& flow = flows_[f.idx];
   if (flow.dnat) pv.ct.state |= kCtDnat;
   if (flow.snat) pv.ct.state |= kCtSnat;
-  exposeTuples(pv, flow);
+  exposeEntry(pv, flow);
 }
 
-void HookPipeline::exposeTuples(PacketView& pv, const Flow& flow) const {
+void HookPipeline::exposeEntry(PacketView& pv, const Flow& flow) const {
   const Tuple orig = flow.orig, reply = flow.reply();
   ConnInfo& ct = pv.ct;
   ct.origSrc = orig.src, ct.origDst = orig.dst;
   ct.replSrc = reply.src, ct.replDst = reply.dst;
   ct.origSrcPort = orig.sport, ct.origDstPort = orig.dport;
   ct.replSrcPort = reply.sport, ct.replDstPort = reply.dport;
+  ct.accounted = true;
+  for (int dir = 0; dir < 2; ++dir) ct.acctPackets[dir] = flow.packets[dir], ct.acctBytes[dir] = flow.bytes[dir];
   if (orig.icmp) {
     // An ICMP tuple holds the id as its source "port" and the type and
     // code as its destination's (read in network order: type * 256 + code);

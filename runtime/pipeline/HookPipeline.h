@@ -132,6 +132,9 @@ class HookPipeline {
     // An ICMP query's type and code: conntrack's tuple keeps them where
     // other protocols keep the destination port (dst.u.icmp).
     uint8_t icmpType = 0, icmpCode = 0;
+    // Accounting per direction (original, reply): -m connbytes turns it on
+    // for the connections made after it is loaded, which here is all of them.
+    uint64_t packets[2] = {0, 0}, bytes[2] = {0, 0};
     Tuple reply() const;
   };
   // The packet's connection, its direction, and whether it opened it (or,
@@ -178,9 +181,9 @@ class HookPipeline {
   // After a nat hook bound the connection: its NAT status bits, and its
   // reply tuple as NAT changed it.
   void natStatus(PacketView& pv, const FlowRef& f) const;
-  // The connection's tuples in both directions, as -m conntrack's
-  // --ctorig*/--ctrepl* options read them.
-  void exposeTuples(PacketView& pv, const Flow& flow) const;
+  // The connection's tuples in both directions and its accounting, as
+  // -m conntrack's --ctorig*/--ctrepl* options and -m connbytes read them.
+  void exposeEntry(PacketView& pv, const Flow& flow) const;
   // A nat hook: the nat chain for a connection's first packet (binding what
   // it decides), then the connection's rewrite for this hook and direction.
   bool natHook(PacketView& pv, Hook h, const FlowRef& f, PipelineResult& out, uint64_t nowNs, uint64_t wallSec);

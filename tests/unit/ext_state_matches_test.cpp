@@ -116,9 +116,13 @@ struct Pkt {
   Pkt& operator=(const Pkt&) = delete;
 
   // A conntrack entry for the packet in direction `dir`, with the tuples
-  // taken from its own addresses and ports (no NAT).
+  // taken from its own addresses and ports (no NAT), and accounting that
+  // has counted this packet alone.
   Pkt& ct(uint16_t state, uint8_t dir = 0, uint32_t status = kConfirmed) {
     ConnInfo& c = pv.ct;
+    c.accounted = true;
+    c.acctPackets[dir] = 1;
+    c.acctBytes[dir] = pv.len;
     c.state = state;
     c.dir = dir;
     c.status = status;
@@ -1426,14 +1430,44 @@ TEST(StateMatchConnbytes, NoConntrackNeverMatches) {
   EXPECT_FALSE(eval(inv.m(), p));
 }
 
-// BUG: ConnbytesMatch never matches (no counters), but connbytes_mt_check forces accounting on and packet 1 is counted.
-TEST(StateMatchConnbytes, DISABLED_FirstPacketOfNewConnectionIsCounted) {
+// connbytes_mt_check turns accounting on, and the packet is counted before
+// the rules see it.
+TEST(StateMatchConnbytes, FirstPacketOfNewConnectionIsCounted) {
   OneRule first("-m connbytes --connbytes 1:1 --connbytes-dir original --connbytes-mode packets");
   OneRule bytes("-m connbytes --connbytes 40:40 --connbytes-dir both --connbytes-mode bytes");
+  OneRule reply("-m connbytes --connbytes 1 --connbytes-dir reply --connbytes-mode packets");
   Pkt p;
+  ASSERT_EQ(p.pv.len, 40u);
   p.ct(kCtNew);
   EXPECT_TRUE(eval(first.m(), p));
   EXPECT_TRUE(eval(bytes.m(), p));
+  EXPECT_FALSE(eval(reply.m(), p));
+  p.pv.ct.accounted = false;  // a connection made before accounting was on
+  EXPECT_FALSE(eval(first.m(), p));
+}
+
+TEST(StateMatchConnbytes, DirectionsAveragesAndInvertedRanges) {
+  auto rule = [](const std::string& count, const char* dir, const char* mode) {
+    return std::make_unique<OneRule>("-m connbytes " + count + " --connbytes-dir " + dir + " --connbytes-mode " + mode);
+  };
+  Pkt p;
+  p.ct(kCtEstablished);
+  ConnInfo& c = p.pv.ct;
+  c.acctPackets[0] = 3, c.acctBytes[0] = 300;  // average 100
+  c.acctPackets[1] = 1, c.acctBytes[1] = 1500;
+  EXPECT_TRUE(eval(rule("--connbytes 4:4", "both", "packets")->m(), p));
+  EXPECT_TRUE(eval(rule("--connbytes 1800:1800", "both", "bytes")->m(), p));
+  EXPECT_TRUE(eval(rule("--connbytes 100:100", "original", "avgpkt")->m(), p));
+  EXPECT_TRUE(eval(rule("--connbytes 450:450", "both", "avgpkt")->m(), p));  // 1800 / 4
+  EXPECT_TRUE(eval(rule("--connbytes 1500", "reply", "bytes")->m(), p));     // no upper bound
+  EXPECT_FALSE(eval(rule("--connbytes 1501", "reply", "bytes")->m(), p));
+  // Inverted: outside [from, to].
+  EXPECT_FALSE(eval(rule("! --connbytes 3:5", "original", "packets")->m(), p));
+  EXPECT_TRUE(eval(rule("! --connbytes 4:5", "original", "packets")->m(), p));
+  EXPECT_TRUE(eval(rule("! --connbytes 1:2", "original", "packets")->m(), p));
+  // avgpkt of a direction without packets is 0.
+  c.acctPackets[1] = 0, c.acctBytes[1] = 0;
+  EXPECT_TRUE(eval(rule("--connbytes 0:0", "reply", "avgpkt")->m(), p));
 }
 
 // ---------------------------------------------------------------------- cpu

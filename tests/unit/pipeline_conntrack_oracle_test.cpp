@@ -26,7 +26,8 @@ namespace {
 // Packets sent with TTL 2 die in raw, with TTL 4 (3 after forwarding) in
 // FORWARD: either way their connection is never confirmed.
 // The tuple rules read both directions' addresses and ports (an ICMP
-// query's type and code are its destination "port").
+// query's type and code are its destination "port"); the connbytes rules
+// read conntrack accounting.
 std::string rules(Family f) {
   const bool v4 = f == Family::IPv4;
   const std::string ttl = v4 ? "-m ttl --ttl-eq " : "-m hl --hl-eq ";
@@ -58,6 +59,12 @@ std::string rules(Family f) {
          "-A FORWARD -m conntrack --ctproto " + icmp + " --ctorigdstport " + echoRequest + "\n"
          "-A FORWARD -m conntrack --ctproto " + icmp + " --ctrepldstport " + echoReply + "\n"
          "-A FORWARD -m conntrack --ctproto " + icmp + " --ctorigsrcport 0:65535\n"
+         "-A FORWARD -m connbytes --connbytes 1:1 --connbytes-mode packets --connbytes-dir original\n"
+         "-A FORWARD -m connbytes --connbytes 2:3 --connbytes-mode packets --connbytes-dir both\n"
+         "-A FORWARD -m connbytes --connbytes 1 --connbytes-mode packets --connbytes-dir reply\n"
+         "-A FORWARD -m connbytes ! --connbytes 2:4 --connbytes-mode packets --connbytes-dir original\n"
+         "-A FORWARD -m connbytes --connbytes 100 --connbytes-mode bytes --connbytes-dir both\n"
+         "-A FORWARD -m connbytes --connbytes 0:45 --connbytes-mode avgpkt --connbytes-dir original\n"
          "-A FORWARD -m conntrack --ctstate INVALID -j ACCEPT\n"
          "-A FORWARD -m conntrack --ctstate UNTRACKED -j ACCEPT\n"
          "-A FORWARD -m conntrack --ctstate RELATED -j ACCEPT\n"
@@ -185,6 +192,15 @@ std::vector<Sequence> sequences(Family f) {
     add(b.tcp(kSrc, "ACK", c, s, 40000, 80, kAck, 1001, 5001));
     add(b.tcp(kSrc, "data", c, s, 40000, 80, kPshAck, 1001, 5001, 10));
     add(b.tcp(kSink, "ACK of the data", s, c, 80, 40000, kAck, 5001, 1011));
+  }
+  {
+    // A SYN again before the answer is not accounted (connbytes), whatever its sequence number.
+    auto [c, s] = next("SYN, the same SYN, a SYN with a new sequence number");
+    add(b.tcp(kSrc, "SYN", c, s, 40006, 80, kSyn, 1000, 0));
+    add(b.tcp(kSrc, "SYN again", c, s, 40006, 80, kSyn, 1000, 0));
+    add(b.tcp(kSrc, "SYN, new sequence", c, s, 40006, 80, kSyn, 90000, 0));
+    add(b.tcp(kSrc, "SYN, new sequence, again", c, s, 40006, 80, kSyn, 90000, 0));
+    add(b.tcp(kSink, "SYN/ACK", s, c, 80, 40006, kSynAck, 5000, 90001));
   }
   {
     auto [c, s] = next("SYN dropped in raw, then again");
