@@ -66,14 +66,42 @@ class TcpmssTarget final : public TargetExt {
       }
       i += (th[i] <= 1 || th[i + 1] == 0) ? 1 : th[i + 1];
     }
-    // The kernel would now insert an MSS option (when the SYN carries no
-    // data and the header has room). PacketView's buffer cannot grow, so
-    // the packet passes unchanged.
-    return Verdict::Continue;
+    return addMssOption(p, th, hdrLen, len, newMss);
   }
-  bool isTerminating() const override { return false; }
 
  private:
+  // No MSS option: the kernel inserts one first among the options, with at
+  // most the MSS a peer must assume without it (RFC 1122: 536; IPv6, from
+  // the minimum MTU: 1220), unless the SYN carries data or the header is
+  // full. The packet grows by 4 bytes, into the buffer's room; without
+  // room it passes unchanged (the kernel would reallocate).
+  Verdict addMssOption(PacketView& p, uint8_t* th, uint32_t hdrLen, uint32_t tcpLen, unsigned newMss) const {
+    if (tcpLen > hdrLen || hdrLen >= 60 || p.capacity < p.len + 4) return Verdict::Continue;
+    newMss = std::min(newMss, family_ == Family::IPv4 ? 536u : 1220u);
+    const uint16_t oldFlagsWord = be16(th + 12);
+    std::memmove(th + 24, th + 20, hdrLen - 20);
+    const uint8_t opt[4] = {2, 4, uint8_t(newMss >> 8), uint8_t(newMss)};
+    std::memcpy(th + 20, opt, 4);
+    th[12] = uint8_t(th[12] + (1 << 4));  // data offset + 1 word
+    // The checksum covers the pseudo-header's length, the new option and
+    // the new data offset; the moved options keep their 16-bit alignment.
+    tgt::csumReplace16(th + 16, uint16_t(tcpLen), uint16_t(tcpLen + 4));
+    tgt::csumReplace16(th + 16, 0, be16(opt));
+    tgt::csumReplace16(th + 16, 0, be16(opt + 2));
+    tgt::csumReplace16(th + 16, oldFlagsWord, be16(th + 12));
+    p.len += 4;
+    if (family_ == Family::IPv4) {
+      const uint16_t oldTotal = be16(p.data + 2);
+      tgt::put16(p.data + 2, uint16_t(oldTotal + 4));
+      tgt::csumReplace16(p.data + 10, oldTotal, uint16_t(oldTotal + 4));
+    } else {
+      tgt::put16(p.data + 4, uint16_t(be16(p.data + 4) + 4));
+    }
+    return Verdict::Continue;
+  }
+
+  bool isTerminating() const override { return false; }
+
   Family family_;
   uint16_t mss_ = 0;
   bool set_ = false;

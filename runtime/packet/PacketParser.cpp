@@ -82,6 +82,7 @@ L3Status parseL3(Family family, uint8_t* data, uint32_t len, PacketView& out) {
   out.family = family;
   out.data = data;
   out.len = len;
+  out.capacity = len;
   if (family == Family::IPv4) {
     if (len < 20) return L3Status::Truncated;
     if ((data[0] >> 4) != 4) return L3Status::BadVersion;

@@ -19,7 +19,8 @@ enum class L3Status : uint8_t {
 const char* l3StatusName(L3Status s);
 
 // Parses the IP header at data[0..len). On Ok, `out.len` is trimmed to the
-// IP total length (trailing link padding is not part of the packet).
+// IP total length (trailing link padding is not part of the packet);
+// `out.capacity` is len, all of which a target may write.
 L3Status parseL3(Family family, uint8_t* data, uint32_t len, PacketView& out);
 
 // RFC 1071 checksum over a buffer (used for IPv4 header checks and rewrites).

@@ -44,6 +44,7 @@ struct PacketView {
   Family family = Family::IPv4;
   uint8_t* data = nullptr;  // IP header onward; targets such as TTL/DSCP rewrite it
   uint32_t len = 0;               // bytes from the IP header on (what counters count)
+  uint32_t capacity = 0;          // bytes writable at data (>= len): room for a target that grows the packet
 
   IpAddr src, dst;
   uint8_t protocol = 0;     // IPv4: header protocol; IPv6: upper-layer header found

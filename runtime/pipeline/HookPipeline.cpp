@@ -1,5 +1,7 @@
 #include "runtime/pipeline/HookPipeline.h"
 
+#include <algorithm>
+
 #include "compiler/extensions/meta_common.h"
 #include "compiler/extensions/tgt_util.h"
 #include "runtime/packet/PacketParser.h"
@@ -559,8 +561,23 @@ bool HookPipeline::runHook(PacketView& pv, const char* table, Hook h, PipelineRe
   }
 }
 
+namespace {
+// An skb's room past the packet, for a target that grows it (TCPMSS adds a
+// 4-byte option).
+constexpr uint32_t kTailroom = 64;
+}  // namespace
+
 PipelineResult HookPipeline::processLocal(uint8_t* l3, uint32_t len, uint64_t nowNs, uint64_t wallSec,
                                           uint32_t mark) {
+  std::vector<uint8_t> work(l3, l3 + len);
+  work.resize(size_t(len) + kTailroom);
+  PipelineResult out = processLocalIn(work.data(), len, uint32_t(work.size()), nowNs, wallSec, mark);
+  std::copy_n(work.data(), len, l3);
+  return out;
+}
+
+PipelineResult HookPipeline::processLocalIn(uint8_t* l3, uint32_t len, uint32_t capacity, uint64_t nowNs,
+                                            uint64_t wallSec, uint32_t mark) {
   using F = PipelineResult::Fate;
   PipelineResult out;
   out.outputPath = true;
@@ -571,6 +588,7 @@ PipelineResult HookPipeline::processLocal(uint8_t* l3, uint32_t len, uint64_t no
     out.reason = l3StatusName(out.l3);
     return out;
   }
+  pv.capacity = capacity;
   pv.localSource = true;
   pv.mark = mark;
   pv.outIface = routeIface(pv.dst);
@@ -611,6 +629,17 @@ void HookPipeline::sendLocal(std::vector<uint8_t> l3, PipelineResult& parent, ui
 
 PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType, std::array<uint8_t, 6> srcMac,
                                      bool hasMac, uint64_t nowNs, uint64_t wallSec, const std::string& inIface) {
+  std::vector<uint8_t> work(l3, l3 + len);
+  work.resize(size_t(len) + kTailroom);
+  PipelineResult out =
+      processIn(work.data(), len, uint32_t(work.size()), pktType, srcMac, hasMac, nowNs, wallSec, inIface);
+  std::copy_n(work.data(), len, l3);
+  return out;
+}
+
+PipelineResult HookPipeline::processIn(uint8_t* l3, uint32_t len, uint32_t capacity, PktType pktType,
+                                       std::array<uint8_t, 6> srcMac, bool hasMac, uint64_t nowNs, uint64_t wallSec,
+                                       const std::string& inIface) {
   using F = PipelineResult::Fate;
   PipelineResult out;
   PacketView pv;
@@ -620,6 +649,7 @@ PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType,
     out.reason = l3StatusName(out.l3);
     return out;
   }
+  pv.capacity = capacity;
   // ip_rcv() drops frames addressed to another host before any hook.
   if (pktType == PktType::OtherHost) {
     out.fate = F::RouteDrop;

@@ -88,7 +88,10 @@ class HookPipeline {
   // Classifies with `engine`, or with the reference interpreter when null.
   HookPipeline(const Ruleset& rs, HostModel host, std::unique_ptr<Classifier> engine = nullptr);
   // Processes one IP packet in place (the forward path rewrites the TTL).
-  // `inIface` overrides the host's arrival interface (pcapng knows it per packet).
+  // It works on a copy with room to grow, as an skb has: a packet that grew
+  // (TCPMSS added its option) comes back cut to `len` bytes, and whole in
+  // `emitted`. `inIface` overrides the host's arrival interface (pcapng
+  // knows it per packet).
   PipelineResult process(uint8_t* l3, uint32_t len, PktType pktType, std::array<uint8_t, 6> srcMac, bool hasMac,
                          uint64_t nowNs, uint64_t wallSec, const std::string& inIface = {});
   // A packet the host generates (from its IP header; rewritten in place):
@@ -99,6 +102,12 @@ class HookPipeline {
   Classifier& classifier() { return *engine_; }
 
  private:
+  // process / processLocal on their working copy: `capacity` bytes at l3.
+  PipelineResult processIn(uint8_t* l3, uint32_t len, uint32_t capacity, PktType pktType,
+                           std::array<uint8_t, 6> srcMac, bool hasMac, uint64_t nowNs, uint64_t wallSec,
+                           const std::string& inIface);
+  PipelineResult processLocalIn(uint8_t* l3, uint32_t len, uint32_t capacity, uint64_t nowNs, uint64_t wallSec,
+                                uint32_t mark);
   // A connection as conntrack keys it, in one direction.
   struct Tuple {
     IpAddr src, dst;

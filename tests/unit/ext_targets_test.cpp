@@ -381,9 +381,9 @@ TEST(TargetTcpmss, SynWithPayloadAndNoMssIsLeftAlone) {
   EXPECT_EQ(r.res.verdict, Verdict::Accept);
 }
 
-// nfjit leaves a SYN without an MSS option unchanged; the kernel appends the
-// option (MSS = min(--set-mss, 536)), growing the packet by 4 bytes.
-TEST(TargetTcpmss, DISABLED_SynWithoutMssGetsOptionAdded) {
+// A SYN without an MSS option gets one (the kernel inserts it before any
+// other option, MSS = min(--set-mss, 536)), growing the packet by 4 bytes.
+TEST(TargetTcpmss, SynWithoutMssGetsOptionAdded) {
   Bytes b = packet(V4, 6, 0x02);  // 40 bytes, no options, no payload
   b.resize(b.size() + 4, 0);      // tailroom beyond the IP total length
   Trav r;

@@ -200,6 +200,55 @@ TEST_P(VerifierPathOracle, NatRewritesMatchTheKernelBytes) {
   for (const auto& [packets, bytes] : forward(rs)) EXPECT_GT(packets, 0u) << "every tuple rule matches a packet";
 }
 
+// TCPMSS against the kernel, byte for byte: a SYN without options and one
+// with other options get an MSS option inserted first (the packet grows by
+// 4 bytes, MSS at most 536 / 1220), a larger MSS is lowered, a smaller one
+// kept, and a SYN with data passes unchanged.
+TEST_P(VerifierPathOracle, TcpmssMatchesTheKernelBytes) {
+  const Family f = GetParam();
+  const bool v4 = f == Family::IPv4;
+  const std::string rules =
+      "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+      ":POSTROUTING ACCEPT [0:0]\n"
+      "-A FORWARD -p tcp -m tcp --dport 80:89 --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1200\n"
+      "-A FORWARD -p tcp -m tcp --dport 90 --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 400\n"
+      "COMMIT\n";
+  const std::string client = v4 ? "192.0.2.10" : "2001:db8:1::10", far = v4 ? "203.0.113.7" : "2001:db8:3::7";
+  std::vector<std::vector<uint8_t>> packets;
+  packets.push_back(buildPacket(flowPacket(f, client, far, 6, 40000, 80)));  // no options
+  PacketSpec opts = flowPacket(f, client, far, 6, 40001, 81);
+  opts.tcpOptions = {4, 2, 1, 3, 3, 7, 1, 1};  // SACK permitted, window scale, padding
+  packets.push_back(buildPacket(opts));
+  PacketSpec big = flowPacket(f, client, far, 6, 40002, 82);
+  big.tcpOptions = {2, 4, 0x05, 0xb4};  // MSS 1460
+  packets.push_back(buildPacket(big));
+  PacketSpec small = flowPacket(f, client, far, 6, 40003, 83);
+  small.tcpOptions = {2, 4, 0x03, 0x00};  // MSS 768
+  packets.push_back(buildPacket(small));
+  PacketSpec data = flowPacket(f, client, far, 6, 40004, 84);
+  data.payload = 12;
+  packets.push_back(buildPacket(data));
+  packets.push_back(buildPacket(flowPacket(f, client, far, 6, 40005, 90)));  // MSS 400 under the default
+  Ruleset rs = testsupport::parseRules(rules, f);
+  HookPipeline pipe(rs, topologyHost(f));
+  std::vector<std::vector<uint8_t>> model;
+  for (auto p : packets) {
+    PipelineResult r = pipe.process(p.data(), uint32_t(p.size()), PktType::Host, {}, false, 0, 0, "in0");
+    ASSERT_EQ(r.fate, PipelineResult::Fate::Forwarded);
+    ASSERT_EQ(r.emitted.size(), 1u);
+    model.push_back(r.emitted[0].l3);
+  }
+  EXPECT_EQ(model[0].size(), packets[0].size() + 4) << "the option is added";
+  Topology topo(f);
+  auto load = topo.load(rules);
+  ASSERT_TRUE(load.ok) << load.firstError;
+  auto kernel = topo.send(packets);
+  ASSERT_EQ(kernel.size(), model.size());
+  std::sort(kernel.begin(), kernel.end());
+  std::sort(model.begin(), model.end());
+  for (size_t i = 0; i < model.size(); ++i) EXPECT_EQ(kernel[i], model[i]) << "packet " << i;
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernel, VerifierPathOracle, ::testing::Values(Family::IPv4, Family::IPv6),
                          [](const ::testing::TestParamInfo<Family>& i) {
                            return std::string(i.param == Family::IPv4 ? "IPv4" : "IPv6");
