@@ -22,8 +22,11 @@ bool onlyOptions(const Extension& e, const std::set<std::string, std::less<>>& a
 }  // namespace
 
 std::optional<ConntrackUse> firstUnmodelledConntrackUse(const Ruleset& rs) {
-  static const std::set<std::string, std::less<>> matches = {"connmark", "connlimit", "connbytes", "connlabel",
+  static const std::set<std::string, std::less<>> matches = {"connmark", "connlimit", "connlabel",
                                                               "helper",   "cluster",   "ipvs"};
+  static const std::set<std::string, std::less<>> conntrackOptions = {
+      "ctstate",       "ctstatus",      "ctdir",         "ctproto",       "ctorigsrc",    "ctorigdst",
+      "ctreplsrc",     "ctrepldst",     "ctorigsrcport", "ctorigdstport", "ctreplsrcport", "ctrepldstport"};
   static const std::set<std::string, std::less<>> targets = {"SNAT",     "DNAT",        "MASQUERADE", "REDIRECT",
                                                               "NETMAP",   "CONNMARK",    "CONNSECMARK", "SYNPROXY"};
   for (const auto& t : rs.tables) {
@@ -35,7 +38,7 @@ std::optional<ConntrackUse> firstUnmodelledConntrackUse(const Ruleset& rs) {
         for (const auto& m : r.matches) {
           const std::string_view n = m.ext->name();
           if (matches.count(n) ||
-              (n == "conntrack" && !onlyOptions(*m.ext, {"ctstate", "ctstatus", "ctdir", "ctproto"})))
+              (n == "conntrack" && !onlyOptions(*m.ext, conntrackOptions)))
             return ConntrackUse{m.loc, "match `" + std::string(n) + "'"};
         }
         if (r.target.kind != Target::Kind::Extension) continue;

@@ -129,11 +129,14 @@ TEST(Replay, CountersTraceAndOutput) {
 
 TEST(Replay, RejectsUnmodelledConntrackUseAndBadInput) {
   testsupport::TempDir t("nfjit-replay");
-  // Connection states are modelled (and compared with the kernel); the
-  // connection's tuple is not.
-  auto states = t.file("st.rules", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT\n");
+  // Connection states, tuples and accounting are modelled (and compared
+  // with the kernel); the connection's expiry is not.
+  auto states = t.file("st.rules",
+                       "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctstate NEW --ctorigsrc 192.0.2.1 "
+                       "--ctorigdstport 67 -j ACCEPT\n-A INPUT -m connbytes --connbytes 10 --connbytes-mode bytes "
+                       "--connbytes-dir both\nCOMMIT\n");
   auto rules = t.file("ct.rules",
-                      "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctorigsrc 192.0.2.1 -j ACCEPT\nCOMMIT\n");
+                      "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctexpire 10:20 -j ACCEPT\nCOMMIT\n");
   auto in = t.file("in.pcap");
   writePcap(in, {});
   auto r = runCommand({NFJIT_BINARY, "replay", states, "--pcap", in});
