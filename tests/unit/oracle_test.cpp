@@ -211,7 +211,7 @@ TEST_P(OracleTest, RandomRulesetsMatchKernelCounters) {
 }
 
 // Corpus files the kernel accepts whose connection tracking, if any, the
-// pipeline models (firstUnmodelledConntrackUse: states, NOTRACK; no nat
+// pipeline models (firstUnmodelledConntrackUse: states, tuples, accounting, NOTRACK; no nat
 // table yet), with packets aimed at their own rules.
 struct CorpusCase {
   std::string path;
