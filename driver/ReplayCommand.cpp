@@ -150,7 +150,8 @@ int runReplay(const ReplayOptions& o) {
   po.family = rs.family;
   if (auto use = firstUnmodelledConntrackUse(rs)) {
     diags.error(use->loc, use->what + " needs connection tracking beyond what nfjit replay models yet (-m state, "
-                                      "-m conntrack but --ctexpire, -m connbytes and NOTRACK; no nat table)");
+                                      "-m conntrack but --ctexpire, connbytes, connmark, CONNMARK and NOTRACK; no "
+                                      "nat table)");
     diags.print(std::cerr);
     return 2;
   }

@@ -22,13 +22,13 @@ bool onlyOptions(const Extension& e, const std::set<std::string, std::less<>>& a
 }  // namespace
 
 std::optional<ConntrackUse> firstUnmodelledConntrackUse(const Ruleset& rs) {
-  static const std::set<std::string, std::less<>> matches = {"connmark", "connlimit", "connlabel",
-                                                              "helper",   "cluster",   "ipvs"};
+  static const std::set<std::string, std::less<>> matches = {"connlimit", "connlabel", "helper", "cluster",
+                                                              "ipvs"};
   static const std::set<std::string, std::less<>> conntrackOptions = {
       "ctstate",       "ctstatus",      "ctdir",         "ctproto",       "ctorigsrc",    "ctorigdst",
       "ctreplsrc",     "ctrepldst",     "ctorigsrcport", "ctorigdstport", "ctreplsrcport", "ctrepldstport"};
   static const std::set<std::string, std::less<>> targets = {"SNAT",     "DNAT",        "MASQUERADE", "REDIRECT",
-                                                              "NETMAP",   "CONNMARK",    "CONNSECMARK", "SYNPROXY"};
+                                                              "NETMAP",   "CONNSECMARK", "SYNPROXY"};
   for (const auto& t : rs.tables) {
     if (t.name == "nat")
       for (const auto& c : t.chains)

@@ -279,6 +279,7 @@ void HookPipeline::track(PacketView& pv, const FlowRef& f, bool notrack) {
     pv.ct.state = kCtInvalid;
     return;
   }
+  pv.ct.mark = flow.mark;
   if (f.related) {
     // An ICMP error leaves its connection's state alone.
     pv.ct.state = kCtRelated;
@@ -304,6 +305,10 @@ void HookPipeline::track(PacketView& pv, const FlowRef& f, bool notrack) {
   pv.ct.dir = f.reply ? 1 : 0;
   pv.ct.l4proto = flow.orig.proto;
   exposeEntry(pv, flow);
+}
+
+void HookPipeline::keepConnMark(const PacketView& pv, const FlowRef& f) {
+  if (meta::ctPresent(pv.ct)) flows_[f.idx].mark = pv.ct.mark;
 }
 
 void HookPipeline::natStatus(PacketView& pv, const FlowRef& f) const {
@@ -595,6 +600,7 @@ PipelineResult HookPipeline::processLocalIn(uint8_t* l3, uint32_t len, uint32_t 
   const FlowRef flow = attached_ ? *attached_ : lookupFlow(pv);
   attached_.reset();
   const Unconfirmed unconfirmed{*this, flow, out};
+  const KeepConnMark keepMark{*this, pv, flow};
   auto hook = [&](const char* table, Hook h) { return runHook(pv, table, h, out, nowNs, wallSec); };
   const IpAddr routedTo = pv.dst;
   if (!hook("raw", Hook::LocalOut)) return out;
@@ -663,6 +669,7 @@ PipelineResult HookPipeline::processIn(uint8_t* l3, uint32_t len, uint32_t capac
   auto hook = [&](const char* table, Hook h) { return runHook(pv, table, h, out, nowNs, wallSec); };
   const FlowRef flow = lookupFlow(pv);
   const Unconfirmed unconfirmed{*this, flow, out};
+  const KeepConnMark keepMark{*this, pv, flow};
   // REJECT's reply leaves through the OUTPUT path.
   auto afterReject = [&]() {
     if (!out.effects.rejectSent || !host_.localReplies) return;
@@ -676,6 +683,7 @@ PipelineResult HookPipeline::processIn(uint8_t* l3, uint32_t len, uint32_t capac
     } else {
       reply = buildIcmpError(pv, out.effects.rejectType, out.effects.rejectCode, icmpErrorSource(pv));
     }
+    keepConnMark(pv, flow);
     if (reply) sendLocal(std::move(*reply), out, nowNs, wallSec);
   };
 
@@ -708,6 +716,7 @@ PipelineResult HookPipeline::processIn(uint8_t* l3, uint32_t len, uint32_t capac
     }
     out.fate = F::Delivered;
     if (host_.localReplies)
+      keepConnMark(pv, flow);
       if (auto reply = localStackReply(pv)) sendLocal(std::move(*reply), out, nowNs, wallSec);
     return out;
   }
@@ -722,6 +731,7 @@ PipelineResult HookPipeline::processIn(uint8_t* l3, uint32_t len, uint32_t capac
     out.fate = F::RouteDrop;
     out.reason = "ttl-exceeded";
     if (host_.localReplies) {
+      keepConnMark(pv, flow);
       const bool v4 = rs_.family == Family::IPv4;
       if (auto reply = buildIcmpError(pv, v4 ? 11 : 3, 0, icmpErrorSource(pv)))
         sendLocal(std::move(*reply), out, nowNs, wallSec);

@@ -144,6 +144,7 @@ class HookPipeline {
     // Accounting per direction (original, reply): -m connbytes turns it on
     // for the connections made after it is loaded, which here is all of them.
     uint64_t packets[2] = {0, 0}, bytes[2] = {0, 0};
+    uint32_t mark = 0;  // the connection's mark (-j CONNMARK, -m connmark)
     Tuple reply() const;
   };
   // The packet's connection, its direction, and whether it opened it (or,
@@ -187,6 +188,16 @@ class HookPipeline {
   };
   // The conntrack core after the raw table: the packet's ctstate.
   void track(PacketView& pv, const FlowRef& f, bool notrack);
+  // Targets change the connection's mark through pv.ct: the entry keeps it
+  // for the connection's next packet, and for a packet this one makes
+  // (REJECT's reply) before it.
+  void keepConnMark(const PacketView& pv, const FlowRef& f);
+  struct KeepConnMark {
+    HookPipeline& pipe;
+    const PacketView& pv;
+    const FlowRef& flow;
+    ~KeepConnMark() { pipe.keepConnMark(pv, flow); }
+  };
   // After a nat hook bound the connection: its NAT status bits, and its
   // reply tuple as NAT changed it.
   void natStatus(PacketView& pv, const FlowRef& f) const;

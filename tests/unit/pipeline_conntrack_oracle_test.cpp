@@ -27,7 +27,8 @@ namespace {
 // FORWARD: either way their connection is never confirmed.
 // The tuple rules read both directions' addresses and ports (an ICMP
 // query's type and code are its destination "port"); the connbytes rules
-// read conntrack accounting.
+// read conntrack accounting; the CONNMARK rules mark connections, save and
+// restore marks, and the connmark rules see them on later packets.
 std::string rules(Family f) {
   const bool v4 = f == Family::IPv4;
   const std::string ttl = v4 ? "-m ttl --ttl-eq " : "-m hl --hl-eq ";
@@ -65,6 +66,14 @@ std::string rules(Family f) {
          "-A FORWARD -m connbytes ! --connbytes 2:4 --connbytes-mode packets --connbytes-dir original\n"
          "-A FORWARD -m connbytes --connbytes 100 --connbytes-mode bytes --connbytes-dir both\n"
          "-A FORWARD -m connbytes --connbytes 0:45 --connbytes-mode avgpkt --connbytes-dir original\n"
+         "-A FORWARD -m connmark --mark 0x1/0x1\n"
+         "-A FORWARD -m state --state NEW -j CONNMARK --set-xmark 0x1/0x1\n"
+         "-A FORWARD -m connmark --mark 0x1/0x1\n"
+         "-A FORWARD -p udp -j MARK --set-xmark 0x10/0x10\n"
+         "-A FORWARD -m state --state ESTABLISHED -j CONNMARK --save-mark --nfmask 0x10 --ctmask 0x10\n"
+         "-A FORWARD -m connmark --mark 0x11/0x11\n"
+         "-A FORWARD -j CONNMARK --restore-mark --nfmask 0x100 --ctmask 0x1 --left-shift-mark 8\n"
+         "-A FORWARD -m mark --mark 0x100/0x100\n"
          "-A FORWARD -m conntrack --ctstate INVALID -j ACCEPT\n"
          "-A FORWARD -m conntrack --ctstate UNTRACKED -j ACCEPT\n"
          "-A FORWARD -m conntrack --ctstate RELATED -j ACCEPT\n"
