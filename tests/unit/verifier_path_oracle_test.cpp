@@ -126,6 +126,20 @@ TEST_P(VerifierPathOracle, DnatWitnessIsReplayedAndMatchesTheKernel) {
   EXPECT_EQ(reached[0][0], r.emitted[0].l3) << "the forwarded bytes";
 }
 
+// Loads `rules` into the kernel's fw, sends `packets` from src and expects
+// the packets that reach sink to be `model`'s, byte for byte, in any order.
+void expectKernelForwardsTheSame(Topology& topo, const std::string& rules,
+                                 const std::vector<std::vector<uint8_t>>& packets,
+                                 std::vector<std::vector<uint8_t>> model) {
+  auto load = topo.load(rules);
+  ASSERT_TRUE(load.ok) << load.firstError;
+  auto kernel = topo.send(packets);
+  ASSERT_EQ(kernel.size(), model.size());
+  std::sort(kernel.begin(), kernel.end());
+  std::sort(model.begin(), model.end());
+  for (size_t i = 0; i < model.size(); ++i) EXPECT_EQ(kernel[i], model[i]) << "packet " << i;
+}
+
 // HookPipeline's NAT against the kernel's, byte for byte: DNAT with and
 // without a port, MASQUERADE to out0's address, SNAT to a port range that
 // holds the source port (kept), a UDP checksum of 0 (IPv4: stays 0). The
@@ -172,13 +186,7 @@ TEST_P(VerifierPathOracle, NatRewritesMatchTheKernelBytes) {
     model.push_back(r.emitted[0].l3);
   }
   Topology topo(f);
-  auto load = topo.load(rules);
-  ASSERT_TRUE(load.ok) << load.firstError;
-  auto kernel = topo.send(packets);
-  ASSERT_EQ(kernel.size(), model.size());
-  std::sort(kernel.begin(), kernel.end());
-  std::sort(model.begin(), model.end());
-  for (size_t i = 0; i < model.size(); ++i) EXPECT_EQ(kernel[i], model[i]) << "packet " << i;
+  expectKernelForwardsTheSame(topo, rules, packets, model);
   // FORWARD's counters (before POSTROUTING's SNAT: the reply tuple holds
   // only DNAT's change there).
   Ruleset counted = testsupport::parseRules(topo.saveCounters(), f);
@@ -240,13 +248,7 @@ TEST_P(VerifierPathOracle, TcpmssMatchesTheKernelBytes) {
   }
   EXPECT_EQ(model[0].size(), packets[0].size() + 4) << "the option is added";
   Topology topo(f);
-  auto load = topo.load(rules);
-  ASSERT_TRUE(load.ok) << load.firstError;
-  auto kernel = topo.send(packets);
-  ASSERT_EQ(kernel.size(), model.size());
-  std::sort(kernel.begin(), kernel.end());
-  std::sort(model.begin(), model.end());
-  for (size_t i = 0; i < model.size(); ++i) EXPECT_EQ(kernel[i], model[i]) << "packet " << i;
+  expectKernelForwardsTheSame(topo, rules, packets, model);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernel, VerifierPathOracle, ::testing::Values(Family::IPv4, Family::IPv6),
