@@ -715,9 +715,10 @@ PipelineResult HookPipeline::processIn(uint8_t* l3, uint32_t len, uint32_t capac
       return out;
     }
     out.fate = F::Delivered;
-    if (host_.localReplies)
+    if (host_.localReplies) {
       keepConnMark(pv, flow);
       if (auto reply = localStackReply(pv)) sendLocal(std::move(*reply), out, nowNs, wallSec);
+    }
     return out;
   }
   out.forwardPath = true;
