@@ -24,10 +24,9 @@ constexpr size_t kMaxParamLength = 1023;  // and its per-argument buffer
 using grammar::IptablesRestoreLexer;
 using grammar::IptablesRestoreParser;
 
-// Valid UTF-8 is needed by the ANTLR input stream; anything else, and control
-// bytes, cannot be part of a rules file.
-// Strict UTF-8 (RFC 3629): the lexer's decoder throws on overlong forms,
-// surrogates and code points past U+10FFFF, so those are bad bytes here too.
+// Control bytes cannot be part of a rules file, and the ANTLR input stream
+// needs strict UTF-8 (RFC 3629): its decoder throws on overlong forms,
+// surrogates and code points past U+10FFFF, so those are bad bytes too.
 size_t firstBadByte(std::string_view line) {
   auto byteAt = [&](size_t k) { return static_cast<unsigned char>(line[k]); };
   size_t i = 0;

@@ -18,9 +18,9 @@ struct ConntrackUse {
 // kernel (tests/unit/pipeline_conntrack_oracle_test.cpp and the corpus
 // oracle): -m state, -m conntrack with --ctstate/--ctstatus/--ctdir/--ctproto
 // and the tuple options (--ctorigsrc ... --ctrepldstport; not --ctexpire),
-// -m connbytes, -m connmark, CONNMARK, NOTRACK and CT --notrack. Not yet: the nat table (the
-// pipeline's NAT is compared with the kernel on single connections, but
-// disagreed on corpus rulesets).
+// -m connbytes, -m connmark, CONNMARK, NOTRACK and CT --notrack. Not yet:
+// the nat table (the pipeline's NAT is compared with the kernel on single
+// connections, but disagreed on corpus rulesets).
 std::optional<ConntrackUse> firstUnmodelledConntrackUse(const Ruleset& rs);
 
 }  // namespace nfjit

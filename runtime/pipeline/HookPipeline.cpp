@@ -239,14 +239,21 @@ namespace {
 // mid-stream; not a SYN/ACK, FIN or RST. ICMP: the request types; errors and
 // replies open nothing (an error about a known connection is RELATED: see
 // relatedFlow).
+// A TCP segment's FIN, SYN, RST and ACK bits; none for other packets and
+// later fragments.
+std::optional<uint8_t> tcpFinSynRstAck(const PacketView& p) {
+  uint8_t h[14];
+  if (p.protocol != 6 || p.fragoff != 0 || !headerAt(p, p.thoff, h, 14)) return std::nullopt;
+  return uint8_t(h[13] & 0x17);
+}
+
 bool opensConnection(const PacketView& p) {
   if (p.fragoff != 0) return true;  // later fragments: the kernel tracks the reassembled packet
-  uint8_t h[14];
+  uint8_t h[1];
   switch (p.protocol) {
     case 6: {
-      if (!headerAt(p, p.thoff, h, 14)) return false;
-      const uint8_t f = h[13] & 0x17;  // FIN SYN RST ACK
-      return f == 0x02 || f == 0x10;
+      const auto f = tcpFinSynRstAck(p);
+      return f && (*f == 0x02 || *f == 0x10);
     }
     case 1:
       if (p.family != Family::IPv4 || !headerAt(p, p.thoff, h, 1)) return false;
@@ -258,10 +265,7 @@ bool opensConnection(const PacketView& p) {
   }
 }
 // A TCP SYN without ACK, FIN or RST.
-bool isBareSyn(const PacketView& p) {
-  uint8_t h[14];
-  return p.protocol == 6 && p.fragoff == 0 && headerAt(p, p.thoff, h, 14) && (h[13] & 0x17) == 0x02;
-}
+bool isBareSyn(const PacketView& p) { return tcpFinSynRstAck(p) == uint8_t(0x02); }
 }  // namespace
 
 void HookPipeline::track(PacketView& pv, const FlowRef& f, bool notrack) {
@@ -570,15 +574,24 @@ namespace {
 // An skb's room past the packet, for a target that grows it (TCPMSS adds a
 // 4-byte option).
 constexpr uint32_t kTailroom = 64;
+
+// Runs `process(buffer, capacity)` on a copy of the packet with tailroom,
+// then gives the caller's buffer its first `len` bytes back.
+template <class Process>
+PipelineResult onWorkingCopy(uint8_t* l3, uint32_t len, Process process) {
+  std::vector<uint8_t> work(l3, l3 + len);
+  work.resize(size_t(len) + kTailroom);
+  PipelineResult out = process(work.data(), uint32_t(work.size()));
+  std::copy_n(work.data(), len, l3);
+  return out;
+}
 }  // namespace
 
 PipelineResult HookPipeline::processLocal(uint8_t* l3, uint32_t len, uint64_t nowNs, uint64_t wallSec,
                                           uint32_t mark) {
-  std::vector<uint8_t> work(l3, l3 + len);
-  work.resize(size_t(len) + kTailroom);
-  PipelineResult out = processLocalIn(work.data(), len, uint32_t(work.size()), nowNs, wallSec, mark);
-  std::copy_n(work.data(), len, l3);
-  return out;
+  return onWorkingCopy(l3, len, [&](uint8_t* work, uint32_t capacity) {
+    return processLocalIn(work, len, capacity, nowNs, wallSec, mark);
+  });
 }
 
 PipelineResult HookPipeline::processLocalIn(uint8_t* l3, uint32_t len, uint32_t capacity, uint64_t nowNs,
@@ -635,12 +648,9 @@ void HookPipeline::sendLocal(std::vector<uint8_t> l3, PipelineResult& parent, ui
 
 PipelineResult HookPipeline::process(uint8_t* l3, uint32_t len, PktType pktType, std::array<uint8_t, 6> srcMac,
                                      bool hasMac, uint64_t nowNs, uint64_t wallSec, const std::string& inIface) {
-  std::vector<uint8_t> work(l3, l3 + len);
-  work.resize(size_t(len) + kTailroom);
-  PipelineResult out =
-      processIn(work.data(), len, uint32_t(work.size()), pktType, srcMac, hasMac, nowNs, wallSec, inIface);
-  std::copy_n(work.data(), len, l3);
-  return out;
+  return onWorkingCopy(l3, len, [&](uint8_t* work, uint32_t capacity) {
+    return processIn(work, len, capacity, pktType, srcMac, hasMac, nowNs, wallSec, inIface);
+  });
 }
 
 PipelineResult HookPipeline::processIn(uint8_t* l3, uint32_t len, uint32_t capacity, PktType pktType,

@@ -126,6 +126,19 @@ TEST_P(VerifierPathOracle, DnatWitnessIsReplayedAndMatchesTheKernel) {
   EXPECT_EQ(reached[0][0], r.emitted[0].l3) << "the forwarded bytes";
 }
 
+// Each packet through `pipe` from in0: each must be forwarded, as one
+// packet; `model` gets the forwarded bytes.
+void forwardEach(HookPipeline& pipe, const std::vector<std::vector<uint8_t>>& packets,
+                 std::vector<PipelineResult>& results, std::vector<std::vector<uint8_t>>& model) {
+  for (auto p : packets) {
+    PipelineResult r = pipe.process(p.data(), uint32_t(p.size()), PktType::Host, {}, false, 0, 0, "in0");
+    ASSERT_EQ(r.fate, PipelineResult::Fate::Forwarded);
+    ASSERT_EQ(r.emitted.size(), 1u);
+    model.push_back(r.emitted[0].l3);
+    results.push_back(std::move(r));
+  }
+}
+
 // Loads `rules` into the kernel's fw, sends `packets` from src and expects
 // the packets that reach sink to be `model`'s, byte for byte, in any order.
 void expectKernelForwardsTheSame(Topology& topo, const std::string& rules,
@@ -178,13 +191,9 @@ TEST_P(VerifierPathOracle, NatRewritesMatchTheKernelBytes) {
   Ruleset rs = testsupport::parseRules(rules, f);
   HookPipeline pipe(rs, topologyHost(f));
   std::vector<std::vector<uint8_t>> model;
-  for (auto p : packets) {
-    PipelineResult r = pipe.process(p.data(), uint32_t(p.size()), PktType::Host, {}, false, 0, 0, "in0");
-    ASSERT_EQ(r.fate, PipelineResult::Fate::Forwarded);
-    ASSERT_EQ(r.emitted.size(), 1u);
-    EXPECT_FALSE(r.natApplied.empty());
-    model.push_back(r.emitted[0].l3);
-  }
+  std::vector<PipelineResult> results;
+  ASSERT_NO_FATAL_FAILURE(forwardEach(pipe, packets, results, model));
+  for (const auto& r : results) EXPECT_FALSE(r.natApplied.empty());
   Topology topo(f);
   expectKernelForwardsTheSame(topo, rules, packets, model);
   // FORWARD's counters (before POSTROUTING's SNAT: the reply tuple holds
@@ -240,12 +249,8 @@ TEST_P(VerifierPathOracle, TcpmssMatchesTheKernelBytes) {
   Ruleset rs = testsupport::parseRules(rules, f);
   HookPipeline pipe(rs, topologyHost(f));
   std::vector<std::vector<uint8_t>> model;
-  for (auto p : packets) {
-    PipelineResult r = pipe.process(p.data(), uint32_t(p.size()), PktType::Host, {}, false, 0, 0, "in0");
-    ASSERT_EQ(r.fate, PipelineResult::Fate::Forwarded);
-    ASSERT_EQ(r.emitted.size(), 1u);
-    model.push_back(r.emitted[0].l3);
-  }
+  std::vector<PipelineResult> results;
+  ASSERT_NO_FATAL_FAILURE(forwardEach(pipe, packets, results, model));
   EXPECT_EQ(model[0].size(), packets[0].size() + 4) << "the option is added";
   Topology topo(f);
   expectKernelForwardsTheSame(topo, rules, packets, model);
